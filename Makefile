@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.dl3lab-installed
 
-.PHONY: demo test lint bench clean
+.PHONY: demo test lint bench clean gammapy-env
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -28,3 +28,10 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache
+
+# Optional separate environment with Gammapy 2.1, used only by the benchmarks for comparison.
+gammapy-env: .venv-gammapy/bin/python
+
+.venv-gammapy/bin/python:
+	$(PYTHON) -m venv .venv-gammapy
+	.venv-gammapy/bin/python -m pip install --quiet gammapy==2.1 regions==0.10 matplotlib

@@ -94,13 +94,13 @@ def test_each_hdu_read_once(store, monkeypatch):
     from dl3lab.reduction.data import fits_file
 
     opened = []
-    real_open = fits_file.fits.open
+    real_read = fits_file.read_fits_tables
 
-    def counting_open(path, *args, **kwargs):
-        opened.append(str(path))
-        return real_open(path, *args, **kwargs)
+    def counting_read(raw, filename=None):
+        opened.append(filename)
+        return real_read(raw, filename=filename)
 
-    monkeypatch.setattr(fits_file.fits, "open", counting_open)
+    monkeypatch.setattr(fits_file, "read_fits_tables", counting_read)
     obs = store.obs(23592)
     for _ in range(7):
         assert obs.aeff is obs.aeff

@@ -1,5 +1,6 @@
 """Data store: the obs and HDU index tables of a GADF DL3 directory (reduction spec §1.1)."""
 
+import os
 import warnings
 from pathlib import Path
 
@@ -53,8 +54,15 @@ class DataStore:
 
     @classmethod
     def from_dir(cls, base_dir, hdu_table_filename=None, obs_table_filename=None):
-        """Open a directory holding ``hdu-index.fits.gz`` and optionally ``obs-index.fits.gz``."""
-        base_dir = Path(str(base_dir)).expanduser()
+        """Open a directory holding ``hdu-index.fits.gz`` and optionally ``obs-index.fits.gz``.
+
+        Environment variables in ``base_dir`` (``"$DL3LAB_DATA"``) are expanded.
+        """
+        text = str(base_dir)
+        expanded = os.path.expandvars(text)
+        if "$" in expanded:
+            raise MissingDataError(f"environment variable in {text!r} is not set", filename=text)
+        base_dir = Path(expanded).expanduser()
         if not base_dir.is_dir():
             raise MissingDataError("data store directory does not exist", filename=base_dir)
         hdu_path = base_dir / (hdu_table_filename or "hdu-index.fits.gz")

@@ -52,11 +52,18 @@ class EventList:
         missing = [c for c in _REQUIRED if c not in names]
         if missing:
             raise DataFormatError(f"EVENTS table lacks column(s) {missing}", **where)
-        table = Table.read(hdu, unit_parse_strict="silent")
+        columns = {}
+        for col in hdu.columns:
+            unit = u.Unit(col.unit, parse_strict="silent") if col.unit else None
+            values = hdu.data[col.name]
+            columns[col.name.upper()] = values * unit if unit is not None and values.dtype.kind in "iuf" else values
+        table = Table(columns, copy=False)
         table.meta = dict(hdu.header)
         for name, unit in _REQUIRED.items():
             col = table[name]
-            col_unit = col.unit if col.unit is not None else (u.Unit(unit) if name != "ENERGY" else None)
+            col_unit = getattr(col, "unit", None)
+            if col_unit is None and name != "ENERGY":
+                col_unit = u.Unit(unit)
             if col_unit is None:
                 eunit = hdu.header.get("EUNIT")
                 if eunit is None:
@@ -66,7 +73,7 @@ class EventList:
                 factor = u.Unit(col_unit).to(unit)
             except (u.UnitConversionError, ValueError, TypeError) as exc:
                 raise DataFormatError(f"column {name} has unit {col_unit!s}, expected {unit}", **where) from exc
-            values = np.asarray(col, dtype=float)
+            values = np.asarray(getattr(col, "value", col), dtype=float)
             if len(values) and not np.all(np.isfinite(values)):
                 bad = int(np.sum(~np.isfinite(values)))
                 raise DataFormatError(f"column {name} has {bad} non-finite value(s)", **where)

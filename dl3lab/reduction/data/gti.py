@@ -100,6 +100,10 @@ class GTI:
         shift = (other.reference_time - self.reference_time).to("s")
         return other._start + shift, other._stop + shift
 
+    def copy(self):
+        """Copy."""
+        return GTI(self._start.copy(), self._stop.copy(), self.reference_time)
+
     def stack(self, other):
         """New GTI with the intervals of both, in this GTI's reference time."""
         start, stop = self._in_reference(other)

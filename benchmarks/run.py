@@ -1,0 +1,20 @@
+"""Run every benchmark and print its figures (``make bench``)."""
+
+import runpy
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+BENCHMARKS = ["read_all.py", "reduce_3d.py"]
+
+
+def main(names=None):
+    for name in names or BENCHMARKS:
+        path = HERE / name
+        if path.exists():
+            print(f"== {name}")
+            runpy.run_path(str(path), run_name="__main__")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

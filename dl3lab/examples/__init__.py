@@ -1,0 +1,1 @@
+"""Example scripts shipped with dl3lab."""

@@ -1,0 +1,418 @@
+"""`MapDataset`: counts, exposure, background and IRF maps on one sky geometry (spec §3, §10, §11)."""
+
+import base64
+import uuid
+
+import numpy as np
+from astropy import units as u
+from astropy.table import Table
+from astropy.time import Time
+
+from ..axes import MapAxis
+from ..data.gti import GTI
+from ..maps import Map
+from .background_model import FoVBackgroundModel
+from .irf_maps import EDispKernelMap, EDispMap, PSFMap, diagonal_kernel
+from .masks import mask_safe_edisp_weights, mask_safe_psf_weights, stack_meta_tables
+from .stat import cash
+from .summary import format_summary, info_dict
+
+__all__ = ["MapDataset", "make_name", "RAD_AXIS_DEFAULT", "MIGRA_AXIS_DEFAULT", "BINSZ_IRF_DEFAULT"]
+
+RAD_AXIS_DEFAULT = MapAxis.from_bounds(0, 0.66, nbin=66, interp="lin", unit="deg", name="rad")
+MIGRA_AXIS_DEFAULT = MapAxis.from_bounds(0.2, 5, nbin=48, interp="lin", name="migra")
+BINSZ_IRF_DEFAULT = 0.2 * u.deg
+
+
+def make_name(name=None):
+    """The given name, or a random 8-character name."""
+    if name is not None:
+        if not isinstance(name, str):
+            raise ValueError(f"dataset name must be a string, got {type(name).__name__}")
+        return name
+    while True:
+        name = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode()[:8]
+        if name[0] != "_":
+            return name
+
+
+class MapDataset:
+    """Binned data and responses of one or more observations on a WCS geometry.
+
+    Parameters
+    ----------
+    counts, exposure, background : `~dl3lab.reduction.maps.Map`, optional
+        Counts (reco energy), exposure (true energy, m2 s) and background template.
+    psf : `PSFMap`, optional
+        PSF map.
+    edisp : `EDispKernelMap` or `EDispMap`, optional
+        Energy dispersion.
+    mask_safe, mask_fit : `~dl3lab.reduction.maps.Map`, optional
+        Boolean masks on the counts geometry (True = use the bin).
+    gti : `~dl3lab.reduction.data.GTI`, optional
+        Good time intervals.
+    meta_table : `~astropy.table.Table`, optional
+        One row per observation (``TELESCOP``, ``OBS_ID``, ``OBS_MODE``, pointing).
+    models : list of `FoVBackgroundModel`, optional
+        Background models.
+    name : str, optional
+        Dataset name (random if not given).
+    """
+
+    tag = "MapDataset"
+    stat_type = "cash"
+
+    def __init__(
+        self,
+        models=None,
+        counts=None,
+        exposure=None,
+        background=None,
+        psf=None,
+        edisp=None,
+        mask_safe=None,
+        mask_fit=None,
+        gti=None,
+        meta_table=None,
+        name=None,
+        meta=None,
+    ):
+        self._name = make_name(name)
+        self.counts = counts
+        self.exposure = exposure
+        self.background = background
+        self.psf = psf
+        self.edisp = edisp
+        self.mask_safe = mask_safe
+        self.mask_fit = mask_fit
+        self.gti = gti
+        self.meta_table = meta_table
+        self.meta = dict(meta or {})
+        self.models = models
+
+    # --------------------------------------------------------------- basics
+    @property
+    def name(self):
+        """Dataset name."""
+        return self._name
+
+    @property
+    def models(self):
+        """Background models of this dataset (a list, possibly empty)."""
+        return self._models
+
+    @models.setter
+    def models(self, value):
+        if value is None:
+            value = []
+        elif isinstance(value, FoVBackgroundModel):
+            value = [value]
+        self._models = list(value)
+
+    @property
+    def background_model(self):
+        """The `FoVBackgroundModel` of this dataset, or None."""
+        return self._models[0] if self._models else None
+
+    @property
+    def _geom(self):
+        for item in (self.counts, self.background, self.mask_safe, self.mask_fit):
+            if item is not None:
+                return item.geom
+        raise ValueError("dataset has no map defining its geometry")
+
+    @property
+    def geoms(self):
+        """Geometries of the dataset maps."""
+        geoms = {"geom": self._geom}
+        if self.exposure is not None:
+            geoms["geom_exposure"] = self.exposure.geom
+        if self.psf is not None:
+            geoms["geom_psf"] = self.psf.psf_map.geom
+        if self.edisp is not None:
+            geoms["geom_edisp"] = self.edisp.edisp_map.geom
+        return geoms
+
+    @property
+    def energy_range(self):
+        """Reco energy bounds of the safe mask."""
+        axis = self._geom.axes["energy"]
+        mask = self.mask_safe.data.reshape(axis.nbin, -1).any(axis=1) if self.mask_safe is not None else None
+        if mask is None or not mask.any():
+            return axis.edges[0], axis.edges[-1]
+        idx = np.flatnonzero(mask)
+        return axis.edges[idx[0]], axis.edges[idx[-1] + 1]
+
+    # ---------------------------------------------------------- create
+    @classmethod
+    def create(
+        cls,
+        geom,
+        energy_axis_true=None,
+        migra_axis=None,
+        rad_axis=None,
+        binsz_irf=None,
+        reference_time="2000-01-01",
+        name=None,
+        meta_table=None,
+        reco_psf=False,
+        **kwargs,
+    ):
+        """Empty dataset on a geometry (spec §3).
+
+        Parameters
+        ----------
+        geom : `~dl3lab.reduction.geom.WcsGeom`
+            Counts geometry with a reco ``energy`` axis.
+        energy_axis_true : `~dl3lab.reduction.axes.MapAxis`, optional
+            True energy axis of exposure and IRFs (default: the reco axis renamed).
+        migra_axis : `~dl3lab.reduction.axes.MapAxis`, optional
+            If given, the energy dispersion is an `EDispMap` on this axis; otherwise an
+            `EDispKernelMap`.
+        rad_axis : `~dl3lab.reduction.axes.MapAxis`, optional
+            PSF offset axis (default 0-0.66 deg in 66 bins).
+        binsz_irf : float or `~astropy.units.Quantity`, optional
+            Pixel size of the PSF and energy dispersion maps (default 0.2 deg).
+        reference_time : str or `~astropy.time.Time`
+            GTI reference time (default 2000-01-01, UTC).
+        name : str, optional
+            Dataset name.
+        meta_table : `~astropy.table.Table`, optional
+            Observation table.
+        reco_psf : bool
+            Use a reco-energy PSF axis.
+        """
+        energy_axis = geom.axes["energy"]
+        if energy_axis_true is None:
+            energy_axis_true = energy_axis.copy(name="energy_true")
+        if energy_axis_true.name != "energy_true":
+            raise ValueError(f"energy_axis_true must be named 'energy_true', not {energy_axis_true.name!r}")
+        rad_axis = RAD_AXIS_DEFAULT if rad_axis is None else rad_axis
+        binsz_irf = BINSZ_IRF_DEFAULT if binsz_irf is None else u.Quantity(binsz_irf, "deg")
+        image = geom.to_image()
+        geom_irf = image.to_binsz(binsz_irf)
+        counts = Map.from_geom(geom, unit="", dtype=np.float32)
+        background = Map.from_geom(geom, unit="")
+        exposure = Map.from_geom(image.to_cube([energy_axis_true]), unit="m2 s")
+        psf_energy = energy_axis if reco_psf else energy_axis_true
+        psf = PSFMap(
+            Map.from_geom(geom_irf.to_cube([rad_axis, psf_energy]), unit="sr-1"),
+            Map.from_geom(geom_irf.to_cube([rad_axis.squash(), psf_energy]), unit="m2 s"),
+        )
+        if migra_axis is None:
+            kernel = diagonal_kernel(energy_axis, energy_axis_true)
+            edisp_geom = geom_irf.to_cube([energy_axis, energy_axis_true])
+            data = np.broadcast_to(kernel[:, :, None, None], edisp_geom.data_shape).copy()
+            edisp = EDispKernelMap(
+                Map.from_geom(edisp_geom, data=data, unit=""),
+                Map.from_geom(geom_irf.to_cube([energy_axis.squash(), energy_axis_true]), unit="m2 s"),
+            )
+        else:
+            edisp_geom = geom_irf.to_cube([migra_axis, energy_axis_true])
+            migra = migra_axis.edges.value
+            diag = ((migra[:-1] <= 1) & (migra[1:] > 1)) / np.diff(migra)
+            data = np.broadcast_to(diag[None, :, None, None], edisp_geom.data_shape).copy()
+            edisp = EDispMap(
+                Map.from_geom(edisp_geom, data=data, unit=""),
+                Map.from_geom(geom_irf.to_cube([migra_axis.squash(), energy_axis_true]), unit="m2 s"),
+            )
+        mask_safe = Map.from_geom(geom, dtype=bool)
+        if not isinstance(reference_time, Time):
+            reference_time = Time(reference_time)
+        gti = GTI.create([] * u.s, [] * u.s, reference_time=reference_time)
+        return cls(
+            counts=counts,
+            exposure=exposure,
+            background=background,
+            psf=psf,
+            edisp=edisp,
+            mask_safe=mask_safe,
+            gti=gti,
+            meta_table=meta_table,
+            name=name,
+            **kwargs,
+        )
+
+    # ------------------------------------------------------- predictions
+    def _background_factor(self):
+        """Per-energy FoV correction, shape broadcastable to the background data."""
+        model = self.background_model
+        if model is None:
+            return None
+        energy = self._geom.axes["energy"].center.to_value("TeV")
+        factor = model.factor(energy)
+        return factor.reshape((-1,) + (1,) * (self.background.data.ndim - 1))
+
+    def npred_background(self):
+        """Predicted background counts: the template times the FoV model correction."""
+        if self.background is None:
+            return Map.from_geom(self._geom, unit="")
+        factor = self._background_factor()
+        if factor is None:
+            return self.background.copy()
+        return self.background.copy(data=self.background.data * factor)
+
+    def npred_signal(self):
+        """Predicted signal counts (no sky models are supported: zeros)."""
+        return Map.from_geom(self._geom, unit="")
+
+    def npred(self):
+        """Predicted counts: signal plus background, negatives set to zero."""
+        data = self.npred_background().data + self.npred_signal().data
+        return Map.from_geom(self._geom, data=np.clip(data, 0, None), unit="")
+
+    @property
+    def mask(self):
+        """Combined ``mask_safe & mask_fit`` as a bool `Map`, or None."""
+        if self.mask_safe is None and self.mask_fit is None:
+            return None
+        if self.mask_safe is None:
+            return self.mask_fit
+        if self.mask_fit is None:
+            return self.mask_safe
+        return self.mask_safe.copy(data=self.mask_safe.data & self.mask_fit.data)
+
+    @property
+    def mask_image(self):
+        """``mask`` ORed over energy, as an image `Map`, or None."""
+        mask = self.mask
+        if mask is None:
+            return None
+        return Map.from_geom(mask.geom.to_image(), data=mask.data.any(axis=0), dtype=bool)
+
+    @property
+    def mask_safe_image(self):
+        """``mask_safe`` ORed over energy, as an image `Map`, or None."""
+        if self.mask_safe is None:
+            return None
+        data = self.mask_safe.data.any(axis=0)
+        return Map.from_geom(self.mask_safe.geom.to_image(), data=data, dtype=bool)
+
+    def stat_array(self):
+        """Cash statistic per bin."""
+        return cash(self.counts.data.astype(float), self.npred().data)
+
+    def stat_sum(self):
+        """Total Cash statistic over the masked bins."""
+        stat = self.stat_array()
+        mask = self.mask
+        if mask is not None:
+            stat = stat[mask.data]
+        return float(np.sum(stat, dtype=float))
+
+    # ------------------------------------------------------------ summary
+    def info_dict(self, in_safe_data_range=True):
+        """Summary figures as a dict (spec §11)."""
+        return info_dict(self, in_safe_data_range=in_safe_data_range)
+
+    def __str__(self):
+        return format_summary(self)
+
+    def __repr__(self):
+        return f"{type(self).__name__}(name={self.name!r}, geom={self._geom!r})"
+
+    # -------------------------------------------------------- copy / cut
+    def copy(self, name=None):
+        """Deep copy under a new name (random if not given)."""
+        new = self.__class__.__new__(self.__class__)
+        new.__dict__.update(self.__dict__)
+        for key, value in self.__dict__.items():
+            if hasattr(value, "copy") and not isinstance(value, str | int | float):
+                new.__dict__[key] = value.copy()
+        new.meta = dict(self.meta)
+        new._name = make_name(name)
+        new.models = [m.copy(dataset_name=new.name) for m in self.models]
+        return new
+
+    def _map_items(self):
+        return {
+            key: getattr(self, key)
+            for key in ("counts", "exposure", "background", "mask_safe", "mask_fit")
+            if getattr(self, key) is not None
+        }
+
+    def cutout(self, position, width, mode="trim", name=None):
+        """Cut out a square region around ``position`` from every map.
+
+        IRF maps keep at least 3 pixels per side. Models are copied and renamed.
+        """
+        kwargs = {"gti": self.gti, "meta_table": self.meta_table, "name": name, "meta": self.meta}
+        for key, item in self._map_items().items():
+            kwargs[key] = item.cutout(position, width, mode=mode)
+        if self.psf is not None:
+            kwargs["psf"] = self.psf.cutout(position, width, mode=mode)
+        if self.edisp is not None:
+            kwargs["edisp"] = self.edisp.cutout(position, width, mode=mode)
+        new = self.__class__(**kwargs)
+        new.models = [m.copy(dataset_name=new.name) for m in self.models]
+        return new
+
+    # ------------------------------------------------------------- stack
+    def stack(self, other, nan_to_num=True):
+        """Add ``other`` into this dataset, in place (spec §10.1).
+
+        The other dataset's safe mask is applied first; its FoV background model is
+        baked into the stacked background, which then has no model. A dataset whose
+        safe mask is all False adds nothing, not even its GTI or meta table.
+        """
+        if other.mask_safe is not None and not other.mask_safe.data.any():
+            return
+        geom = self._geom
+        parent, _ = other._geom.overlap_slices(geom)
+        sl = (Ellipsis,) + tuple(parent)
+        eps = other.mask_safe.data if other.mask_safe is not None else np.ones(other.counts.data.shape, bool)
+        eps_img = eps.any(axis=0)
+
+        if self.counts is not None and other.counts is not None:
+            add = np.nan_to_num(other.counts.data * eps) if nan_to_num else other.counts.data * eps
+            self.counts.data[sl] += add.astype(self.counts.data.dtype)
+        if self.exposure is not None and other.exposure is not None:
+            self.exposure.data[sl] += np.nan_to_num(other.exposure.data * eps_img)
+            if eps_img.any():
+                livetime = self.exposure.meta.get("livetime", 0 * u.s)
+                self.exposure.meta["livetime"] = livetime + other.exposure.meta.get("livetime", 0 * u.s)
+        if self.background is not None and other.background is not None:
+            total = self.npred_background()
+            total.data[sl] += np.nan_to_num(other.npred_background().data * eps)
+            self.background = total
+            self.models = None
+        if self.psf is not None and other.psf is not None:
+            self.psf.stack(other.psf, weights=mask_safe_psf_weights(other))
+        if self.edisp is not None and other.edisp is not None:
+            self.edisp.stack(other.edisp, weights=mask_safe_edisp_weights(other))
+        if self.mask_safe is not None:
+            self.mask_safe.data[sl] |= eps
+        if other.mask_fit is not None:
+            if self.mask_fit is None:
+                self.mask_fit = Map.from_geom(geom, dtype=bool)
+            self.mask_fit.data[sl] |= other.mask_fit.data
+        if other.gti is not None:
+            self.gti = other.gti.copy() if self.gti is None else self.gti.stack(other.gti).union()
+        if other.meta_table is not None:
+            self.meta_table = stack_meta_tables(self.meta_table, other.meta_table)
+
+    # ---------------------------------------------------------- reshape
+    def to_image(self, name=None):
+        """Sum over reco energy inside the safe mask (a one-bin energy axis)."""
+        geom = self._geom
+        squashed = geom.squash("energy")
+        mask = self.mask_safe.data if self.mask_safe is not None else np.ones(geom.data_shape, bool)
+        kwargs = {"gti": self.gti, "meta_table": self.meta_table, "name": name, "meta": self.meta}
+        kwargs["counts"] = Map.from_geom(
+            squashed, data=(self.counts.data * mask).sum(axis=0, keepdims=True), dtype=self.counts.data.dtype
+        )
+        if self.background is not None:
+            bkg = (self.npred_background().data * mask).sum(axis=0, keepdims=True)
+            kwargs["background"] = Map.from_geom(squashed, data=bkg)
+        kwargs["mask_safe"] = Map.from_geom(squashed, data=mask.any(axis=0, keepdims=True), dtype=bool)
+        if self.mask_fit is not None:
+            fit = self.mask_fit.data.any(axis=0, keepdims=True)
+            kwargs["mask_fit"] = Map.from_geom(squashed, data=fit, dtype=bool)
+        kwargs["exposure"] = self.exposure
+        kwargs["psf"] = self.psf
+        return MapDataset(**kwargs)
+
+    @property
+    def meta_table_or_empty(self):
+        """The meta table, or an empty table."""
+        return self.meta_table if self.meta_table is not None else Table()

@@ -1,0 +1,86 @@
+"""Projections of a dataset's safe mask used as stacking weights, and meta-table stacking."""
+
+import numpy as np
+from astropy.table import Table
+
+from ..interpolation import interpolate_grid
+
+__all__ = ["pixel_centres_in", "mask_safe_psf_weights", "mask_safe_edisp_weights", "stack_meta_tables"]
+
+
+def pixel_centres_in(source_geom, target_geom):
+    """Fractional pixel coordinates ``(x, y)`` in ``target_geom`` of the pixel centres of ``source_geom``."""
+    nx, ny = (int(n) for n in np.ravel(source_geom.npix)[:2])
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    lon, lat = source_geom.wcs.wcs_pix2world(xx, yy, 0)
+    if source_geom.frame != target_geom.frame:
+        from astropy.coordinates import SkyCoord
+
+        coord = SkyCoord(lon, lat, unit="deg", frame=source_geom.frame).transform_to(target_geom.frame)
+        lon, lat = coord.spherical.lon.deg, coord.spherical.lat.deg
+    x, y = target_geom.wcs.wcs_world2pix(lon, lat, 0)
+    return np.asarray(x), np.asarray(y)
+
+
+def _nearest_lookup(image, x, y):
+    """Value of a 2-D boolean image at the pixels containing ``(x, y)``; False outside."""
+    ny, nx = image.shape
+    ix = np.floor(x + 0.5).astype(np.int64)
+    iy = np.floor(y + 0.5).astype(np.int64)
+    inside = (ix >= 0) & (ix < nx) & (iy >= 0) & (iy < ny)
+    out = np.zeros(x.shape, bool)
+    out[inside] = image[iy[inside], ix[inside]]
+    return out
+
+
+def mask_safe_psf_weights(dataset):
+    """Safe-mask image looked up at the PSF-map pixel centres: weights of shape ``(1, 1, ny, nx)``."""
+    if dataset.mask_safe is None or dataset.psf is None:
+        return None
+    eps_img = dataset.mask_safe.data.any(axis=0)
+    x, y = pixel_centres_in(dataset.psf.psf_map.geom, dataset.mask_safe.geom)
+    return _nearest_lookup(eps_img, x, y)[None, None].astype(float)
+
+
+def _bilinear_nonzero(cube, x, y):
+    """Bilinear interpolation (extrapolating) of each plane of a boolean cube at ``(x, y)``, cast to bool."""
+    n_e, ny, nx = cube.shape
+    if ny < 2 or nx < 2:
+        return _nearest_lookup(cube.any(axis=0), x, y)[None].repeat(n_e, axis=0)
+    grids = [np.arange(n_e, dtype=float), np.arange(ny, dtype=float), np.arange(nx, dtype=float)]
+    if n_e < 2:
+        values = interpolate_grid(grids[1:], cube[0].astype(float), [y, x])[None]
+    else:
+        e_idx = np.arange(n_e, dtype=float)[:, None, None]
+        values = interpolate_grid(grids, cube.astype(float), [e_idx, y[None], x[None]])
+    return values != 0
+
+
+def mask_safe_edisp_weights(dataset):
+    """Safe mask projected onto the energy-dispersion map pixels.
+
+    For a kernel map the reco-energy mask is interpolated bilinearly in space and
+    cast back to bool (a coarse pixel is safe if any fine neighbour is), giving
+    weights ``(1, n_reco, ny, nx)``; for a migration map the image mask is used,
+    giving ``(1, 1, ny, nx)``.
+    """
+    if dataset.mask_safe is None or dataset.edisp is None:
+        return None
+    geom = dataset.edisp.edisp_map.geom
+    x, y = pixel_centres_in(geom, dataset.mask_safe.geom)
+    eps = dataset.mask_safe.data
+    if "migra" in geom.axes.names:
+        return _bilinear_nonzero(eps.any(axis=0, keepdims=True), x, y)[None].astype(float)
+    return _bilinear_nonzero(eps, x, y)[None].astype(float)
+
+
+def stack_meta_tables(first, second):
+    """Column-wise concatenation of two meta tables into one row of arrays."""
+    if first is None:
+        return second.copy()
+    names = [name for name in first.colnames if name in second.colnames]
+    row = {}
+    for name in names:
+        values = np.concatenate([np.atleast_1d(np.asarray(first[name][0])), np.atleast_1d(np.asarray(second[name][0]))])
+        row[name] = [values]
+    return Table(row)

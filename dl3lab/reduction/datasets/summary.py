@@ -1,0 +1,107 @@
+"""Dataset summaries: `info_dict` figures and the printed text (spec §11)."""
+
+import numpy as np
+from astropy import units as u
+
+__all__ = ["info_dict", "format_summary"]
+
+
+def _masked_sum(data, mask):
+    return float(np.sum(data[mask], dtype=float)) if mask is not None else float(np.sum(data, dtype=float))
+
+
+def _exposure_range(dataset):
+    exposure = dataset.exposure
+    if exposure is None:
+        return np.nan * u.Unit("m2 s"), np.nan * u.Unit("m2 s")
+    data = exposure.data
+    if dataset.mask_safe is not None and dataset.mask_safe.geom.data_shape[-2:] == data.shape[-2:]:
+        eps_img = dataset.mask_safe.data.any(axis=0)
+        select = (data > 0) & eps_img
+    else:
+        select = data > 0
+    values = data[select] if select.any() else data
+    return u.Quantity(values.min(), exposure.unit), u.Quantity(values.max(), exposure.unit)
+
+
+def info_dict(dataset, in_safe_data_range=True):
+    """Summary figures of a dataset.
+
+    With ``in_safe_data_range`` the sums run over ``mask_safe`` (all bins if there
+    is none). ``background`` is the raw template while ``excess`` uses the
+    FoV-corrected background, as in Gammapy.
+    """
+    mask = dataset.mask_safe.data if (in_safe_data_range and dataset.mask_safe is not None) else None
+    counts = _masked_sum(dataset.counts.data, mask)
+    info = {"name": dataset.name, "counts": int(counts)}
+    background = getattr(dataset, "background", None)
+    npred_bkg = dataset.npred_background().data
+    info["background"] = _masked_sum(background.data, mask) if background is not None else np.nan
+    info["excess"] = counts - _masked_sum(npred_bkg, mask)
+    bkg_sum = _masked_sum(npred_bkg, mask)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        excess = counts - bkg_sum
+        ts = 2 * (counts * np.log(counts / bkg_sum) - excess) if counts > 0 else 2 * bkg_sum
+        info["sqrt_ts"] = float(np.sign(excess) * np.sqrt(max(ts, 0.0)))
+    info["npred"] = _masked_sum(dataset.npred().data, mask)
+    info["npred_background"] = bkg_sum
+    info["npred_signal"] = np.nan
+    exp_min, exp_max = _exposure_range(dataset)
+    info["exposure_min"] = exp_min
+    info["exposure_max"] = exp_max
+    livetime = dataset.exposure.meta.get("livetime") if dataset.exposure is not None else None
+    info["livetime"] = livetime if livetime is not None else np.nan * u.s
+    ontime = dataset.gti.time_sum if dataset.gti is not None and len(dataset.gti) else np.nan * u.s
+    info["ontime"] = ontime
+    info["n_bins"] = int(dataset.counts.data.size)
+    info["n_fit_bins"] = int(np.sum(dataset.mask.data)) if dataset.mask is not None else info["n_bins"]
+    info["stat_type"] = dataset.stat_type
+    info["stat_sum"] = dataset.stat_sum() if dataset.models else np.nan
+    return info
+
+
+def format_summary(dataset):
+    """The printed summary, in Gammapy's layout."""
+    info = dataset.info_dict()
+    title = type(dataset).__name__
+    models = dataset.models
+    n_par = sum(m.n_parameters for m in models)
+    n_free = sum(m.n_free_parameters for m in models)
+    npred_signal = info["npred_signal"]
+    lines = [
+        title,
+        "-" * len(title),
+        "",
+        f"  {'Name':<32s}: {info['name']} ",
+        "",
+        f"  {'Total counts':<32s}: {info['counts']} ",
+        f"  {'Total background counts':<32s}: {info['background']:.2f}",
+        f"  {'Total excess counts':<32s}: {info['excess']:.2f}",
+        "",
+        f"  {'Predicted counts':<32s}: {info['npred']:.2f}",
+        f"  {'Predicted background counts':<32s}: {info['npred_background']:.2f}",
+        f"  {'Predicted excess counts':<32s}: {npred_signal:.2f}",
+        "",
+        f"  {'Exposure min':<32s}: {info['exposure_min']:.2e}",
+        f"  {'Exposure max':<32s}: {info['exposure_max']:.2e}",
+        "",
+        f"  {'Number of total bins':<32s}: {info['n_bins']} ",
+        f"  {'Number of fit bins':<32s}: {info['n_fit_bins']} ",
+        "",
+        f"  {'Fit statistic type':<32s}: {info['stat_type']}",
+        f"  {'Fit statistic value (-2 log(L))':<32s}: {info['stat_sum']:.2f}",
+        "",
+        f"  {'Number of models':<32s}: {len(models)} ",
+        f"  {'Number of parameters':<32s}: {n_par}",
+        f"  {'Number of free parameters':<32s}: {n_free}",
+        "",
+    ]
+    lines += [str(m) for m in models]
+    lines += extra_summary_lines(dataset)
+    return "\n".join(lines) + "\n"
+
+
+def extra_summary_lines(dataset):
+    """Additional lines for ON/OFF datasets (overridden through ``dataset._summary_extra``)."""
+    extra = getattr(dataset, "_summary_extra", None)
+    return extra() if extra is not None else []

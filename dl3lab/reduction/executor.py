@@ -1,0 +1,70 @@
+"""One seam for running per-observation work: serially, in a process pool, or on any executor.
+
+``executor`` may be ``"serial"``, ``"processes"`` (a process pool of ``n_jobs``
+workers), a `concurrent.futures.Executor`, or anything with the same
+``submit(fn, *args)`` method returning futures (such as a ``dask.distributed.Client``).
+Results are yielded in submission order, so stacking is deterministic.
+"""
+
+import concurrent.futures
+import multiprocessing
+import os
+import traceback
+
+from .errors import DL3LabError, ReductionError
+
+__all__ = ["run_tasks", "resolve_n_jobs", "capture_failure"]
+
+
+def resolve_n_jobs(n_jobs, n_tasks):
+    """Number of worker processes: ``n_jobs`` capped at the task and CPU counts (at least 1)."""
+    n_jobs = 1 if n_jobs is None else int(n_jobs)
+    return max(1, min(n_jobs, n_tasks, os.cpu_count() or 1))
+
+
+def capture_failure(func, obs_id, *args):
+    """Call ``func(*args)``; on failure return a `ReductionError` carrying obs id and traceback text."""
+    try:
+        return func(*args)
+    except Exception as exc:
+        text = traceback.format_exc()
+        filename = getattr(exc, "filename", None) if isinstance(exc, DL3LabError) else None
+        hdu = getattr(exc, "hdu", None) if isinstance(exc, DL3LabError) else None
+        return ReductionError(
+            f"reducing observation {obs_id} failed: {type(exc).__name__}: {exc}",
+            obs_id=obs_id, filename=filename, hdu=hdu, traceback=text,
+        )
+
+
+def run_tasks(func, tasks, executor="serial", n_jobs=None):
+    """Run ``func(*task)`` for each task and yield ``(index, result)`` in task order.
+
+    Parameters
+    ----------
+    func : callable
+        A picklable, module-level function.
+    tasks : list of tuple
+        Argument tuples.
+    executor : str or executor
+        ``"serial"``, ``"processes"``, or an object with ``submit``.
+    n_jobs : int, optional
+        Pool size for ``"processes"``.
+    """
+    tasks = list(tasks)
+    if executor in (None, "serial") or (executor == "processes" and resolve_n_jobs(n_jobs, len(tasks)) == 1):
+        for idx, args in enumerate(tasks):
+            yield idx, func(*args)
+        return
+    if executor == "processes":
+        workers = resolve_n_jobs(n_jobs, len(tasks))
+        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
+        with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [pool.submit(func, *args) for args in tasks]
+            for idx, future in enumerate(futures):
+                yield idx, future.result()
+        return
+    if not hasattr(executor, "submit"):
+        raise TypeError(f"executor must be 'serial', 'processes' or have a submit() method, got {executor!r}")
+    futures = [executor.submit(func, *args) for args in tasks]
+    for idx, future in enumerate(futures):
+        yield idx, future.result()

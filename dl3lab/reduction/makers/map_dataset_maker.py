@@ -1,0 +1,168 @@
+"""`MapDatasetMaker`: fill a dataset's counts, exposure, background, PSF and EDisp maps (spec §4)."""
+
+import numpy as np
+import traitlets
+from astropy import units as u
+from astropy.table import Table
+
+from ..datasets.irf_maps import EDispKernelMap, EDispMap, PSFMap
+from ..maps import Map
+from .core import Maker
+from .map_products import (
+    fill_counts,
+    make_background_data,
+    make_edisp_kernel_data,
+    make_edisp_map_data,
+    make_exposure_data,
+    make_psf_data,
+    pointing_offsets,
+)
+from .traits import AngleTrait, SubsetList
+
+__all__ = ["MapDatasetMaker", "make_meta_table"]
+
+MAP_SELECTION = ("counts", "exposure", "background", "psf", "edisp")
+
+
+def make_meta_table(observation):
+    """One-row table describing the observation (``TELESCOP``, ``OBS_ID``, ``OBS_MODE``, pointing)."""
+    row = {
+        "TELESCOP": [observation.meta["telescope"]],
+        "OBS_ID": [observation.obs_id],
+        "OBS_MODE": [observation.pointing.mode],
+    }
+    if observation.pointing.mode == "DRIFT":
+        altaz = observation.pointing.fixed_altaz
+        row["ALT_PNT"] = [altaz.alt.deg] * u.deg
+        row["AZ_PNT"] = [altaz.az.deg] * u.deg
+    else:
+        icrs = observation.pointing.fixed_icrs
+        row["RA_PNT"] = [icrs.ra.deg] * u.deg
+        row["DEC_PNT"] = [icrs.dec.deg] * u.deg
+    return Table(row)
+
+
+class MapDatasetMaker(Maker):
+    """Make the maps of a `MapDataset` for one observation.
+
+    Parameters
+    ----------
+    selection : list of str
+        Maps to make, among ``counts``, ``exposure``, ``background``, ``psf`` and ``edisp``.
+    background_oversampling : int, optional
+        Energy oversampling factor for the background integration.
+    background_interp_missing_data : bool
+        Fill zero or non-finite background entries by log interpolation along energy.
+    background_pad_offset : bool
+        Pad 2-D background tables by one offset bin on each side.
+    fov_rotation_step : angle
+        Rotation step of the Alt/Az-aligned background integration.
+    """
+
+    tag = "MapDatasetMaker"
+    available_selection = MAP_SELECTION
+
+    selection = SubsetList(MAP_SELECTION, default_value=list(MAP_SELECTION))
+    background_oversampling = traitlets.Int(None, allow_none=True, min=1)
+    background_interp_missing_data = traitlets.Bool(True)
+    background_pad_offset = traitlets.Bool(True)
+    fov_rotation_step = AngleTrait(1.0, positive=True)
+
+    def __init__(self, selection=None, **kwargs):
+        if selection is not None:
+            kwargs["selection"] = selection
+        super().__init__(**kwargs)
+
+    # ------------------------------------------------------------- products
+    def make_counts(self, geom, observation):
+        """Counts map on ``geom``."""
+        return Map.from_geom(geom, data=fill_counts(geom, observation.events), dtype=np.float32)
+
+    def make_exposure(self, geom, observation):
+        """Exposure map on ``geom`` (a geometry with an ``energy_true`` axis), in m2 s."""
+        offsets = pointing_offsets(geom.to_image(), observation.get_pointing_icrs(observation.tmid))
+        data = make_exposure_data(observation.aeff, geom.axes["energy_true"], offsets, observation.livetime)
+        meta = {"livetime": observation.livetime.to("s"), "is_pointlike": observation.is_pointlike}
+        return Map.from_geom(geom, data=data.reshape(geom.data_shape), unit="m2 s", meta=meta)
+
+    def _background_irf(self, observation):
+        bkg = observation.bkg
+        if self.background_interp_missing_data:
+            bkg = bkg.interp_missing_data(axis_name="energy")
+        if self.background_pad_offset and "offset" in bkg.axes.names:
+            bkg = bkg.pad_offset()
+        return bkg
+
+    def make_background(self, geom, observation):
+        """Predicted background counts from the background IRF."""
+        if observation.pointing.mode == "DRIFT":
+            raise NotImplementedError(f"obs {observation.obs_id}: background for DRIFT pointing is not supported")
+        data = make_background_data(
+            self._background_irf(observation),
+            geom,
+            observation.get_pointing_icrs(observation.tmid),
+            observation.observation_time_duration,
+            oversampling=self.background_oversampling,
+        )
+        return Map.from_geom(geom, data=data, unit="")
+
+    def make_psf(self, geom, observation):
+        """PSF map on ``geom`` (IRF geometry with ``[rad, energy_true]`` axes)."""
+        image = geom.to_image()
+        offsets = pointing_offsets(image, observation.get_pointing_icrs(observation.tmid))
+        energy_true = geom.axes["energy_true"]
+        data = make_psf_data(observation.psf, energy_true, geom.axes["rad"], offsets)
+        psf_map = Map.from_geom(geom, data=data, unit="deg-2")
+        exposure = self._irf_exposure(geom.squash("rad"), observation, offsets)
+        return PSFMap(psf_map, exposure)
+
+    def _irf_exposure(self, geom, observation, offsets):
+        data = make_exposure_data(observation.aeff, geom.axes["energy_true"], offsets, observation.livetime)
+        meta = {"livetime": observation.livetime.to("s"), "is_pointlike": observation.is_pointlike}
+        return Map.from_geom(geom, data=data.reshape(geom.data_shape), unit="m2 s", meta=meta)
+
+    def make_edisp_kernel(self, geom, observation):
+        """Energy-dispersion kernel map on ``geom`` (IRF geometry with ``[energy, energy_true]``)."""
+        image = geom.to_image()
+        offsets = pointing_offsets(image, observation.get_pointing_icrs(observation.tmid))
+        data = make_edisp_kernel_data(observation.edisp, geom.axes["energy_true"], geom.axes["energy"], offsets)
+        kernel = Map.from_geom(geom, data=data, unit="")
+        return EDispKernelMap(kernel, self._irf_exposure(geom.squash("energy"), observation, offsets))
+
+    def make_edisp(self, geom, observation):
+        """Migration map on ``geom`` (IRF geometry with ``[migra, energy_true]``)."""
+        image = geom.to_image()
+        offsets = pointing_offsets(image, observation.get_pointing_icrs(observation.tmid))
+        data = make_edisp_map_data(observation.edisp, geom.axes["energy_true"], geom.axes["migra"], offsets)
+        edisp_map = Map.from_geom(geom, data=data, unit="")
+        return EDispMap(edisp_map, self._irf_exposure(geom.squash("migra"), observation, offsets))
+
+    # ------------------------------------------------------------------ run
+    def run(self, dataset, observation):
+        """Make a new dataset with the maps of ``observation`` on the geometries of ``dataset``.
+
+        The returned dataset has the same class and name, the observation's GTI and
+        meta table, an all-True safe mask, no fit mask and no models.
+        """
+        geom = dataset.counts.geom
+        kwargs = {"gti": observation.gti.copy(), "meta_table": make_meta_table(observation), "name": dataset.name}
+        kwargs["meta"] = {"obs_info": dict(observation.meta)}
+        selection = self.selection
+        if "counts" in selection:
+            kwargs["counts"] = self.make_counts(geom, observation)
+        else:
+            kwargs["counts"] = Map.from_geom(geom, dtype=np.float32)
+        if "exposure" in selection and dataset.exposure is not None:
+            kwargs["exposure"] = self.make_exposure(dataset.exposure.geom, observation)
+        if "background" in selection:
+            kwargs["background"] = self.make_background(geom, observation)
+        if "psf" in selection and dataset.psf is not None:
+            kwargs["psf"] = self.make_psf(dataset.psf.psf_map.geom, observation)
+        if "edisp" in selection and dataset.edisp is not None:
+            edisp_geom = dataset.edisp.edisp_map.geom
+            if "migra" in edisp_geom.axes.names:
+                kwargs["edisp"] = self.make_edisp(edisp_geom, observation)
+            else:
+                kwargs["edisp"] = self.make_edisp_kernel(edisp_geom, observation)
+        kwargs["mask_safe"] = Map.from_geom(geom, data=np.ones(geom.data_shape, bool), dtype=bool)
+        return dataset.__class__(**kwargs)

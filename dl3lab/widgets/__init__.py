@@ -1,0 +1,1 @@
+"""Interactive views on the reduction engine (ipywidgets, bqplot, ipyaladin)."""
