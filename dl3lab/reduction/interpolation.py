@@ -13,7 +13,7 @@ import numpy as np
 
 from .axes import scale_forward
 
-__all__ = ["interpolate_grid", "ScaledGridInterpolator", "trapz_loglog"]
+__all__ = ["interpolate_grid", "ScaledGridInterpolator", "trapz_loglog", "trapz_loglog_from_log"]
 
 _TINY64 = np.finfo(np.float64).tiny
 
@@ -40,21 +40,26 @@ def interpolate_grid(grids, values, points, method="linear"):
         Values on the grid, shape ``tuple(len(g) for g in grids)``.
     points : list of arrays
         Query coordinates per dimension; they are broadcast against each other.
+        Cell indices and weights are computed on the un-broadcast arrays, so an
+        outer-product query (e.g. shapes ``(n, 1, 1)`` and ``(1, ny, nx)``) costs
+        one lookup per distinct coordinate.
     method : {"linear", "nearest"}
-        Multilinear with linear extrapolation, or nearest node (clipped).
+        Multilinear with linear extrapolation, or nearest node (clipped; a query
+        exactly half-way between two nodes takes the lower one, as scipy does).
 
     Returns
     -------
     ndarray
         Interpolated values with the broadcast shape of ``points``.
     """
-    points = np.broadcast_arrays(*[np.asarray(p, dtype=float) for p in points])
+    points = [np.asarray(p, dtype=float) for p in points]
+    shape = np.broadcast_shapes(*[p.shape for p in points])
     if method == "nearest":
         index = []
         for grid, x in zip(grids, points):
             idx, w = _cell_index_and_weight(grid, x)
-            index.append(np.where(w >= 0.5, idx + 1, idx))
-        return values[tuple(index)]
+            index.append(np.where(w > 0.5, idx + 1, idx))
+        return np.broadcast_to(values[tuple(index)], shape).copy()
     if method != "linear":
         raise ValueError(f"unknown interpolation method {method!r}")
     lows, weights = [], []
@@ -62,13 +67,18 @@ def interpolate_grid(grids, values, points, method="linear"):
         idx, w = _cell_index_and_weight(grid, x)
         lows.append(idx)
         weights.append(w)
+    order = _contraction_order(values.shape, [p.shape for p in points], shape)
+    if order is not None:
+        return _interpolate_separable(values, lows, weights, order, shape)
     ndim = len(grids)
-    result = np.zeros(points[0].shape, dtype=np.result_type(values, float))
+    result = np.zeros(shape, dtype=np.result_type(values, float))
+    # Corners in the order of scipy's RegularGridInterpolator (last dimension fastest),
+    # so that the floating-point sums agree with it bit for bit.
     for corner in range(2**ndim):
         index = []
         weight = 1.0
         for dim in range(ndim):
-            if (corner >> dim) & 1:
+            if (corner >> (ndim - 1 - dim)) & 1:
                 index.append(lows[dim] + 1)
                 weight = weight * weights[dim]
             else:
@@ -76,6 +86,71 @@ def interpolate_grid(grids, values, points, method="linear"):
                 weight = weight * (1.0 - weights[dim])
         result += weight * values[tuple(index)]
     return result
+
+
+def _contraction_order(value_shape, point_shapes, shape):
+    """Axis order for :func:`_interpolate_separable`, or None when the corner sum is cheaper.
+
+    Interpolating one axis at a time only pays when the query arrays vary along
+    different dimensions (an outer-product query such as energies ``(n, 1, 1)``
+    times offsets ``(1, ny, nx)``): the intermediate arrays then stay small.
+    """
+    ndim = len(value_shape)
+    total = int(np.prod(shape))
+    if ndim < 2 or total < 4096:
+        return None
+    ndim_q = len(shape)
+    padded = [(1,) * (ndim_q - len(s)) + tuple(s) for s in point_shapes]
+    order = sorted(range(ndim), key=lambda k: int(np.prod(padded[k])))
+    cost, current = 0, (1,) * ndim_q
+    for step, k in enumerate(order):
+        current = np.broadcast_shapes(current, padded[k])
+        remaining = int(np.prod([value_shape[j] for j in order[step + 1 :]]))
+        cost += 5 * int(np.prod(current)) * remaining
+    corner_cost = 4 * total * 2**ndim
+    return order if cost < corner_cost else None
+
+
+def _interpolate_separable(values, lows, weights, order, shape):
+    """Multilinear interpolation done one axis at a time (same result to rounding)."""
+    ndim_q = len(shape)
+    data = np.transpose(values, order).astype(float, copy=False)
+    data = data.reshape((1,) * ndim_q + data.shape)
+    for k in order:
+        idx = lows[k].reshape((1,) * (ndim_q - lows[k].ndim) + lows[k].shape)
+        w = np.asarray(weights[k]).reshape(idx.shape)
+        trailing = (1,) * (data.ndim - ndim_q)
+        idx = idx.reshape(idx.shape + trailing)
+        w = w.reshape(w.shape + trailing[1:])
+        lo = _gather(data, idx, ndim_q)
+        hi = _gather(data, idx + 1, ndim_q)
+        if lo.shape == np.broadcast_shapes(lo.shape, w.shape):
+            lo *= 1.0 - w
+            hi *= w
+            lo += hi
+            data = lo
+        else:
+            data = (1.0 - w) * lo + w * hi
+    return np.broadcast_to(data, shape)
+
+
+def _gather(data, idx, ndim_q):
+    """``out[b, r] = data[b, idx[b], r]`` with the leading ``ndim_q`` dimensions broadcast.
+
+    ``data`` has shape ``B + (n,) + R`` and ``idx`` shape ``S + (1,) + (1,) * len(R)``.
+    When ``B`` and ``S`` vary along different dimensions, `numpy.take` (an outer
+    product) and a transpose are much cheaper than ``take_along_axis``.
+    """
+    prefix, index_shape = data.shape[:ndim_q], idx.shape[:ndim_q]
+    rest = data.shape[ndim_q + 1 :]
+    if any(b != 1 and s != 1 for b, s in zip(prefix, index_shape)):
+        return np.take_along_axis(data, idx, axis=ndim_q)[(Ellipsis, 0) + (slice(None),) * len(rest)]
+    taken = np.take(data, idx.reshape(index_shape), axis=ndim_q)  # B + S + R
+    picked = [d if prefix[d] != 1 else ndim_q + d for d in range(ndim_q)]
+    others = [d for d in range(2 * ndim_q) if d not in picked]
+    perm = picked + others + list(range(2 * ndim_q, taken.ndim))
+    shape = tuple(max(b, s) for b, s in zip(prefix, index_shape)) + rest
+    return np.transpose(taken, perm).reshape(shape)
 
 
 class ScaledGridInterpolator:
@@ -91,10 +166,11 @@ class ScaledGridInterpolator:
         ``"lin"``, ``"log"`` or ``"sqrt"`` per axis.
     values_scale : {"lin", "log"}
         Scale of the values. Log values are ``ln(max(v, tiny))`` with the
-        ``tiny`` of the stored data type, and results are zeroed where
-        ``|exp(y)| - tiny64 <= tiny64``.
+        ``tiny`` of the stored data type, computed in the precision of
+        ``values`` (a float32 table is log-scaled in float32, as Gammapy does),
+        and results are zeroed where ``|exp(y)| - tiny64 <= tiny64``.
     method : {"linear", "nearest"}
-        Interpolation method.
+        Default interpolation method (can be overridden per call).
     tiny_dtype : dtype, optional
         Data type whose ``finfo.tiny`` is used when log-scaling the values
         (the stored IRF dtype; default float64).
@@ -103,9 +179,10 @@ class ScaledGridInterpolator:
     def __init__(self, nodes, values, axis_scales, values_scale="lin", method="linear", tiny_dtype=None):
         values = np.asarray(values)
         tiny_in = np.finfo(np.dtype(tiny_dtype) if tiny_dtype is not None else np.float64).tiny
+        if not np.issubdtype(values.dtype, np.floating) or np.finfo(values.dtype).tiny > tiny_in:
+            values = values.astype(float)
         self._keep = [i for i, n in enumerate(nodes) if len(n) > 1]
         squeeze = tuple(i for i, n in enumerate(nodes) if len(n) == 1)
-        values = values.astype(float)
         if squeeze:
             values = values.squeeze(axis=squeeze)
         self._grids = [scale_forward(np.asarray(nodes[i], dtype=float), axis_scales[i]) for i in self._keep]
@@ -113,23 +190,29 @@ class ScaledGridInterpolator:
         self.values_scale = values_scale
         self.method = method
         if values_scale == "log":
-            values = np.log(np.maximum(values, tiny_in))
-        self._values = values
+            # Log in the stored precision (float32 tables give float32 logs, like Gammapy's LogScale).
+            with np.errstate(divide="ignore", invalid="ignore"):
+                values = np.log(np.maximum(values, values.dtype.type(tiny_in)))
+        self._values = values.astype(float)
 
-    def __call__(self, points):
-        """Evaluate at ``points``, a list with one coordinate array per axis (broadcastable)."""
+    def __call__(self, points, method=None):
+        """Evaluate at ``points``, a list with one coordinate array per axis (broadcastable).
+
+        ``method`` overrides the default interpolation method for this call.
+        """
+        method = self.method if method is None else method
         scaled = [scale_forward(points[i], s) for i, s in zip(self._keep, self._scales)]
         if not scaled:
             shape = np.broadcast_shapes(*[np.shape(p) for p in points])
             result = np.full(shape, float(self._values))
         else:
-            result = interpolate_grid(self._grids, self._values, scaled, method=self.method)
+            result = interpolate_grid(self._grids, self._values, scaled, method=method)
             if len(scaled) < len(points):
                 shape = np.broadcast_shapes(*[np.shape(p) for p in points])
                 result = np.broadcast_to(result, shape).copy()
         if self.values_scale == "log":
             result = np.exp(result)
-            result[np.abs(result) - _TINY64 <= _TINY64] = 0.0
+            result = np.where(np.abs(result) - _TINY64 <= _TINY64, 0.0, result)
         return np.clip(result, 0, None)
 
 
@@ -166,3 +249,30 @@ def trapz_loglog(y, x, axis=0):
         result = np.where(np.isclose(one_minus, 0), logint, power)
     result = np.where(np.isfinite(result), result, 0.0)
     return np.moveaxis(result, 0, axis)
+
+
+def trapz_loglog_from_log(log_y, zero, x):
+    """:func:`trapz_loglog` along axis 0 from ``ln y`` directly.
+
+    Parameters
+    ----------
+    log_y : ndarray
+        Natural logarithm of the integrand at the nodes (axis 0).
+    zero : ndarray of bool
+        Where the integrand is exactly zero; intervals touching such a node give 0.
+    x : 1-D array
+        Positive nodes.
+    """
+    x = np.asarray(x, dtype=float)
+    log_ratio = np.log(x[1:] / x[:-1]).reshape((-1,) + (1,) * (log_y.ndim - 1))
+    x0 = x[:-1].reshape(log_ratio.shape)
+    y0_log = log_y[:-1]
+    gamma = -(y0_log - log_y[1:]) / -log_ratio
+    one_minus = 1.0 - gamma
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        near = np.isclose(one_minus, 0)
+        safe = np.where(near, 1.0, one_minus)
+        y0x0 = np.exp(y0_log) * x0
+        result = np.where(near, y0x0 * log_ratio, y0x0 / safe * np.expm1(safe * log_ratio))
+    result = np.where(zero[:-1] | zero[1:] | ~np.isfinite(result), 0.0, result)
+    return result
