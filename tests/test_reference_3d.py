@@ -53,10 +53,10 @@ def test_single_run_maps(single, reference, obs_id):
     _, results = single
     dataset, obs = results[obs_id]
     np.testing.assert_array_equal(dataset.counts.data.sum(axis=(1, 2)), ref["counts_per_energy"])
-    np.testing.assert_allclose(dataset.background.data.sum(axis=(1, 2)), ref["background_per_energy"], rtol=1e-6)
+    np.testing.assert_allclose(dataset.background.data.sum(axis=(1, 2)), ref["background_per_energy"], rtol=1e-10)
     exposure = dataset.exposure.data
-    np.testing.assert_allclose(exposure.sum(axis=(1, 2)), ref["exposure_sum_per_energy_true_m2s"], rtol=1e-6)
-    np.testing.assert_allclose(exposure[:, 50, 50], ref["exposure_center_per_energy_true_m2s"], rtol=1e-6)
+    np.testing.assert_allclose(exposure.sum(axis=(1, 2)), ref["exposure_sum_per_energy_true_m2s"], rtol=1e-10)
+    np.testing.assert_allclose(exposure[:, 50, 50], ref["exposure_center_per_energy_true_m2s"], rtol=1e-10)
     assert exposure.min() == pytest.approx(ref["exposure_min_m2s"], abs=1e-6)
     assert exposure.max() == pytest.approx(ref["exposure_max_m2s"], rel=1e-6)
     assert dataset.exposure.meta["livetime"].to_value("s") == pytest.approx(ref["livetime_s"], rel=1e-12)

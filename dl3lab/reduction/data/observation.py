@@ -226,20 +226,25 @@ class Observation:
 
     livetime = observation_live_time_duration
 
+    def _cached(self, key, compute):
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
+
     @property
     def tstart(self):
         """Start of the first good time interval."""
-        return self.gti.time_start[0]
+        return self._cached("tstart", lambda: self.gti.time_start[0])
 
     @property
     def tstop(self):
         """Stop of the **last** good time interval (Gammapy 2.1 uses the first; spec §14.3)."""
-        return self.gti.time_stop[-1]
+        return self._cached("tstop", lambda: self.gti.time_stop[-1])
 
     @property
     def tmid(self):
         """Midpoint of ``tstart`` and ``tstop``."""
-        return self.tstart + (self.tstop - self.tstart) / 2
+        return self._cached("tmid", lambda: self.tstart + (self.tstop - self.tstart) / 2)
 
     def get_pointing_icrs(self, time=None):
         """Pointing position in ICRS at ``time`` (default ``tmid``)."""

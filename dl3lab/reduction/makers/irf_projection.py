@@ -52,7 +52,7 @@ def outside_edges(axis, values):
         return ~np.isfinite(values) | (values < edges[0]) | (values > edges[-1])
 
 
-def evaluate_separable(irf, fixed, pixel_axes, values_scale="lin", fill_value=0.0, oob_mode="any"):
+def evaluate_separable(irf, fixed, pixel_axes, values_scale="lin", fill_value=0.0, oob_mode="any", raw_log=False):
     """Evaluate an IRF on a product grid of fixed coordinates and pixel coordinates.
 
     Parameters
@@ -70,6 +70,9 @@ def evaluate_separable(irf, fixed, pixel_axes, values_scale="lin", fill_value=0.
     oob_mode : {"any", "edisp"}
         ``"edisp"`` zeroes only where (energy_true and migra are both outside) or
         offset is outside, as Gammapy's energy dispersion does.
+    raw_log : bool
+        With ``values_scale="log"``, return ``(log_values, zero)`` instead: the
+        interpolated logarithms and a boolean array marking values that evaluate to 0.
 
     Returns
     -------
@@ -78,10 +81,14 @@ def evaluate_separable(irf, fixed, pixel_axes, values_scale="lin", fill_value=0.
         with axes in the order of ``fixed`` followed by the pixel dimensions.
     """
     names = irf.axes.names
-    data = np.asarray(irf.data, dtype=float)
+    stored = np.asarray(irf.data)
     if values_scale == "log":
-        tiny_in = np.finfo(irf.data.dtype if np.issubdtype(irf.data.dtype, np.floating) else float).tiny
-        data = np.log(np.maximum(data, tiny_in))
+        # Logarithms in the stored precision, as Gammapy takes them (float32 tables give float32 logs).
+        dtype = stored.dtype if np.issubdtype(stored.dtype, np.floating) else np.dtype(float)
+        tiny_in = np.finfo(dtype).tiny
+        data = np.log(np.maximum(stored.astype(dtype, copy=False), dtype.type(tiny_in))).astype(float)
+    else:
+        data = stored.astype(float)
     order = list(fixed) + list(pixel_axes)
     missing = set(names) - set(order)
     if missing:
@@ -96,6 +103,14 @@ def evaluate_separable(irf, fixed, pixel_axes, values_scale="lin", fill_value=0.
     n_fixed = len(fixed)
     if pixel_axes:
         data = _interp_pixels(data, irf, pixel_axes, n_fixed)
+    if values_scale == "log" and raw_log:
+        zero = np.exp(data) <= 2 * _TINY64
+        if fill_value is not None:
+            bad = _oob_mask(irf, fixed, pixel_axes, oob_mode)
+            if bad is not None:
+                zero = zero | bad
+        shape = data.shape[:n_fixed] + tuple(pix_shape)
+        return data.reshape(shape), zero.reshape(shape)
     if values_scale == "log":
         data = np.exp(data)
         data[np.abs(data) - _TINY64 <= _TINY64] = 0.0

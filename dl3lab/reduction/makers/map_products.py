@@ -7,7 +7,7 @@ geometry, vectorised over pixels and energies.
 import numpy as np
 from astropy import units as u
 
-from ..interpolation import trapz_loglog
+from ..interpolation import trapz_loglog_from_log
 from .irf_projection import evaluate_separable
 from .sky import angular_separation_deg, pixel_centres, sky_offset_deg, to_frame_deg
 
@@ -100,8 +100,8 @@ def make_background_data(bkg, geom, pointing, ontime, oversampling=None):
         pixels = {"fov_lon": fov_lon, "fov_lat": fov_lat}
     else:
         pixels = {"offset": pointing_offsets(image, pointing)}
-    rate = evaluate_separable(bkg, {"energy": edges}, pixels, values_scale="log")
-    integral = trapz_loglog(rate, edges, axis=0)
+    log_rate, zero = evaluate_separable(bkg, {"energy": edges}, pixels, values_scale="log", raw_log=True)
+    integral = trapz_loglog_from_log(log_rate, zero, edges)
     factor = (u.Unit(bkg.unit) * e_unit).to("s-1 sr-1") * u.Quantity(ontime).to_value("s")  # a float
     solid_angle = image.solid_angle().to_value("sr")
     data = integral * solid_angle * factor
