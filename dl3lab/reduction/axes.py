@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 from astropy import units as u
+from scipy.interpolate import make_interp_spline
 
 __all__ = ["MapAxis", "MapAxes", "scale_forward", "scale_inverse"]
 
@@ -40,18 +41,29 @@ def scale_inverse(values, interp):
     return values
 
 
+def _linear_spline(xp, fp):
+    """Piecewise-linear interpolant with linear extrapolation (None for a single node)."""
+    if len(xp) == 1:
+        return None
+    return make_interp_spline(np.asarray(xp, dtype=float), np.asarray(fp, dtype=float), k=1)
+
+
 def _interp_extrapolate(x, xp, fp):
     """Piecewise-linear interpolation of ``fp(xp)`` at ``x`` with linear extrapolation.
 
     ``xp`` must be increasing. With a single node the result is ``fp[0]``.
+    The line segments are evaluated as a degree-1 B-spline (scipy
+    ``make_interp_spline(k=1)``), which is what Gammapy's axis transforms
+    (``interp1d(kind=1)``) compute, so pixel coordinates and bin centres agree
+    with Gammapy to the last bit (e.g. the centre of bin 2 maps back to pixel
+    1.9999999999999996, not 2.0, and this decides boolean casts of
+    interpolated masks).
     """
     x = np.asarray(x, dtype=float)
     if len(xp) == 1:
         return np.full(x.shape, fp[0], dtype=float)
-    idx = np.clip(np.searchsorted(xp, x, side="right") - 1, 0, len(xp) - 2)
-    x0, x1 = xp[idx], xp[idx + 1]
-    f0, f1 = fp[idx], fp[idx + 1]
-    return f0 + (x - x0) * (f1 - f0) / (x1 - x0)
+    spline = make_interp_spline(np.asarray(xp, dtype=float), np.asarray(fp, dtype=float), k=1)
+    return np.asarray(spline(x), dtype=float)
 
 
 def _as_quantity(values, unit):
@@ -104,6 +116,17 @@ class MapAxis:
         self._node_type = node_type
         self._scaled = scale_forward(values, interp)
         self._index = np.arange(len(values), dtype=float)
+
+    def _evaluate_spline(self, name, x, xp, fp):
+        """Evaluate (building once) the cached pixel <-> scaled-coordinate interpolant ``name``."""
+        spline = self.__dict__.get(name, False)
+        if spline is False:
+            spline = _linear_spline(xp, fp)
+            self.__dict__[name] = spline
+        x = np.asarray(x, dtype=float)
+        if spline is None:
+            return np.full(x.shape, fp[0], dtype=float)
+        return np.asarray(spline(x), dtype=float)
 
     # ------------------------------------------------------------------ basics
     @property
@@ -222,7 +245,7 @@ class MapAxis:
     def coord_to_pix(self, coord):
         """Fractional pixel coordinate of axis values (extrapolated outside)."""
         scaled = scale_forward(self._values_in_unit(coord), self._interp)
-        pix = _interp_extrapolate(scaled, self._scaled, self._index)
+        pix = self._evaluate_spline("_to_pix", scaled, self._scaled, self._index)
         if self._node_type == "edges":
             pix = pix - 0.5
         return pix
@@ -232,7 +255,7 @@ class MapAxis:
         pix = np.asarray(pix, dtype=float)
         if self._node_type == "edges":
             pix = pix + 0.5
-        scaled = _interp_extrapolate(pix, self._index, self._scaled)
+        scaled = self._evaluate_spline("_to_coord", pix, self._index, self._scaled)
         return u.Quantity(scale_inverse(scaled, self._interp), self._unit)
 
     def coord_to_idx(self, coord, clip=False):

@@ -1,0 +1,234 @@
+"""Small helpers shared by the geometry classes: argument parsing, WCS creation, spherical trigonometry."""
+
+import numpy as np
+from astropy import units as u
+from astropy.coordinates import SkyCoord, UnitSphericalRepresentation
+from astropy.wcs import WCS
+
+from ..errors import NoOverlapError
+
+__all__ = [
+    "parse_angle_pair",
+    "make_celestial_wcs",
+    "frame_from_wcs",
+    "skycoord_lonlat",
+    "angular_separation_deg",
+    "position_angle_rad",
+    "pixel_solid_angles",
+    "overlap_slices",
+    "round_up_to_odd",
+]
+
+_FRAME_CTYPES = {"icrs": ("RA---", "DEC--"), "fk5": ("RA---", "DEC--"), "galactic": ("GLON-", "GLAT-")}
+
+
+def _angle_deg(value):
+    """One angle in deg from a float (deg), a Quantity or a string such as ``"6 deg"``."""
+    if isinstance(value, str):
+        value = u.Quantity(value)
+    if isinstance(value, u.Quantity):
+        return float(value.to_value("deg"))
+    return float(value)
+
+
+def parse_angle_pair(value):
+    """Parse a width or bin size into a ``(lon, lat)`` pair of floats in deg.
+
+    Parameters
+    ----------
+    value : float, str, `~astropy.units.Quantity` or pair of those
+        A single value applies to both axes.
+
+    Returns
+    -------
+    tuple of float
+    """
+    if isinstance(value, str):
+        value = u.Quantity(value)
+    if isinstance(value, u.Quantity):
+        values = np.atleast_1d(value.to_value("deg")).ravel()
+    elif np.isscalar(value):
+        values = np.array([float(value)])
+    else:
+        values = np.array([_angle_deg(v) for v in value], dtype=float).ravel()
+    if values.size == 1:
+        return float(values[0]), float(values[0])
+    if values.size != 2:
+        raise ValueError(f"expected one or two angles, got {value!r}")
+    return float(values[0]), float(values[1])
+
+
+def make_celestial_wcs(crval, crpix, cdelt, proj="CAR", frame="icrs", npix=None):
+    """Create a two-dimensional celestial `~astropy.wcs.WCS` (spec §2.2).
+
+    Parameters
+    ----------
+    crval, crpix, cdelt : pair of float
+        Reference value (deg), 1-based reference pixel and increments (deg).
+    proj : str
+        Three-letter projection code such as ``"CAR"`` or ``"TAN"``.
+    frame : {"icrs", "galactic", "fk5"}
+        Sky frame.
+    npix : pair of int, optional
+        ``(nx, ny)``; sets the WCS pixel shape.
+    """
+    frame = frame.lower()
+    if frame not in _FRAME_CTYPES:
+        raise ValueError(f"unsupported frame {frame!r}; use one of {sorted(_FRAME_CTYPES)}")
+    wcs = WCS(naxis=2)
+    lon_prefix, lat_prefix = _FRAME_CTYPES[frame]
+    wcs.wcs.ctype = [lon_prefix + proj, lat_prefix + proj]
+    wcs.wcs.cunit = ["deg", "deg"]
+    if frame != "galactic":
+        wcs.wcs.radesys = frame.upper()
+    if frame == "fk5":
+        wcs.wcs.equinox = 2000.0
+    wcs.wcs.crpix = [float(crpix[0]), float(crpix[1])]
+    wcs.wcs.crval = [float(crval[0]), float(crval[1])]
+    wcs.wcs.cdelt = [float(cdelt[0]), float(cdelt[1])]
+    if npix is not None:
+        wcs.array_shape = (int(npix[1]), int(npix[0]))
+    wcs.wcs.datfix()
+    return wcs
+
+
+def frame_from_wcs(wcs):
+    """Frame name (``"icrs"``, ``"fk5"`` or ``"galactic"``) of a celestial WCS."""
+    ctype = wcs.wcs.ctype[0].upper()
+    if ctype.startswith("GLON"):
+        return "galactic"
+    if ctype.startswith("RA"):
+        radesys = (wcs.wcs.radesys or "ICRS").strip().lower()
+        return radesys if radesys in ("icrs", "fk5") else "icrs"
+    raise ValueError(f"unsupported celestial CTYPE {wcs.wcs.ctype[0]!r}")
+
+
+def skycoord_lonlat(skycoord, frame):
+    """Longitude and latitude (float arrays, deg) of a SkyCoord in ``frame``."""
+    if skycoord.frame.name != frame:
+        skycoord = skycoord.transform_to(frame)
+    rep = skycoord.represent_as(UnitSphericalRepresentation)
+    return rep.lon.to_value("deg"), rep.lat.to_value("deg")
+
+
+def lonlat_skycoord(lon, lat, frame):
+    """SkyCoord from lon/lat in deg."""
+    return SkyCoord(lon, lat, unit="deg", frame=frame)
+
+
+_DEG2RAD = np.pi / 180.0
+_RAD2DEG = 180.0 / np.pi
+_TWO_PI = 2 * np.pi
+
+
+def angular_separation_deg(lon1, lat1, lon2, lat2):
+    """Great-circle distance (Vincenty formula) in deg between points given in deg.
+
+    The arithmetic follows astropy's ``SkyCoord.separation`` step by step
+    (longitude difference taken in degrees), so results agree to the last bit.
+    """
+    dlon = (lon2 - lon1) * _DEG2RAD
+    sdlon, cdlon = np.sin(dlon), np.cos(dlon)
+    lat1, lat2 = lat1 * _DEG2RAD, lat2 * _DEG2RAD
+    slat1, slat2 = np.sin(lat1), np.sin(lat2)
+    clat1, clat2 = np.cos(lat1), np.cos(lat2)
+    num1 = clat2 * sdlon
+    num2 = clat1 * slat2 - slat1 * clat2 * cdlon
+    denominator = slat1 * slat2 + clat1 * clat2 * cdlon
+    return np.arctan2(np.hypot(num1, num2), denominator) * _RAD2DEG
+
+
+def position_angle_rad(lon1, lat1, lon2, lat2):
+    """Position angle (east of north, rad, wrapped to [0, 2π)) of point 2 from point 1 (inputs in deg)."""
+    dlon = (lon2 - lon1) * _DEG2RAD
+    lat1, lat2 = lat1 * _DEG2RAD, lat2 * _DEG2RAD
+    colat = np.cos(lat2)
+    x = np.sin(lat2) * np.cos(lat1) - colat * np.sin(lat1) * np.cos(dlon)
+    y = np.sin(dlon) * colat
+    angle = np.arctan2(y, x)
+    with np.errstate(invalid="ignore"):
+        angle = angle - (angle // _TWO_PI) * _TWO_PI
+        angle = np.where(angle >= _TWO_PI, angle - _TWO_PI, angle)
+        angle = np.where(angle < 0, angle + _TWO_PI, angle)
+    return angle
+
+
+_DEG2_TO_SR = float((u.deg**2).to(u.sr))
+
+
+def pixel_solid_angles(lon, lat):
+    """Solid angle (sr) of every pixel from its corner positions (spec §2.3).
+
+    Parameters
+    ----------
+    lon, lat : ndarray
+        Sky positions (deg) of the pixel corners, shape ``(ny + 1, nx + 1)``.
+
+    Returns
+    -------
+    ndarray
+        Shape ``(ny, nx)``: two planar triangles whose sides are the
+        great-circle distances between the corners (in deg², converted to sr).
+    """
+    # corners: a = (x-, y-), b = (x-, y+), c = (x+, y-), d = (x+, y+)
+    a = lon[:-1, :-1], lat[:-1, :-1]
+    b = lon[1:, :-1], lat[1:, :-1]
+    c = lon[:-1, 1:], lat[:-1, 1:]
+    d = lon[1:, 1:], lat[1:, 1:]
+    side_ab = angular_separation_deg(*a, *b)
+    side_ac = angular_separation_deg(*a, *c)
+    side_cd = angular_separation_deg(*c, *d)
+    side_bd = angular_separation_deg(*b, *d)
+    angle_b = position_angle_rad(*b, *d) - position_angle_rad(*b, *a)
+    angle_c = position_angle_rad(*c, *d) - position_angle_rad(*a, *c)
+    area = 0.5 * side_ab * side_bd * np.sin(angle_b) + 0.5 * side_cd * side_ac * np.sin(angle_c)
+    return np.abs(area * _DEG2_TO_SR)
+
+
+def overlap_slices(large_shape, small_shape, position, mode="partial"):
+    """Slices of a small array centred at ``position`` inside a large array.
+
+    Follows astropy's ``overlap_slices`` (spec §2.4): for each dimension the
+    small array starts at ``ceil(p - n/2)``.
+
+    Parameters
+    ----------
+    large_shape, small_shape : tuple of int
+    position : tuple of float
+        Position of the small array's centre in the large array's pixel
+        coordinates, in the same (numpy) order as the shapes.
+    mode : {"partial", "trim", "strict"}
+
+    Returns
+    -------
+    slices_large, slices_small : tuple of slice
+
+    Raises
+    ------
+    NoOverlapError
+        If the arrays do not overlap (or the position is not finite).
+    """
+    if mode not in ("partial", "trim", "strict"):
+        raise ValueError(f"mode must be 'partial', 'trim' or 'strict', got {mode!r}")
+    if not np.all(np.isfinite(position)):
+        raise NoOverlapError("cutout position is outside the projection (non-finite pixel)")
+    starts = [int(np.ceil(p - n / 2.0)) for p, n in zip(position, small_shape)]
+    stops = [s + int(n) for s, n in zip(starts, small_shape)]
+    for start, stop, n_large in zip(starts, stops, large_shape):
+        if stop <= 0 or start >= n_large:
+            raise NoOverlapError("the cutout does not overlap the geometry")
+    if mode == "strict":
+        for start, stop, n_large in zip(starts, stops, large_shape):
+            if start < 0 or stop > n_large:
+                raise NoOverlapError("the cutout overlaps the geometry only partially (mode='strict')")
+    large = tuple(slice(max(0, s), min(n, e)) for s, e, n in zip(starts, stops, large_shape))
+    if mode == "trim":
+        small = tuple(slice(0, sl.stop - sl.start) for sl in large)
+    else:
+        small = tuple(slice(max(0, -s), min(n - s, e - s)) for s, e, n in zip(starts, stops, large_shape))
+    return large, small
+
+
+def round_up_to_odd(values):
+    """Round up to the next odd integer (``ceil(x) // 2 * 2 + 1``)."""
+    return (np.ceil(values) // 2 * 2 + 1).astype(int)
