@@ -251,28 +251,41 @@ def trapz_loglog(y, x, axis=0):
     return np.moveaxis(result, 0, axis)
 
 
-def trapz_loglog_from_log(log_y, zero, x):
-    """:func:`trapz_loglog` along axis 0 from ``ln y`` directly.
+def trapz_loglog_from_log(log_y, zero, x, axis=0):
+    """:func:`trapz_loglog` from ``ln y`` directly.
 
     Parameters
     ----------
     log_y : ndarray
-        Natural logarithm of the integrand at the nodes (axis 0).
+        Natural logarithm of the integrand at the nodes.
     zero : ndarray of bool
         Where the integrand is exactly zero; intervals touching such a node give 0.
     x : 1-D array
         Positive nodes.
+    axis : int
+        Axis of ``log_y`` along which the nodes run.
     """
+    axis = axis % log_y.ndim
     x = np.asarray(x, dtype=float)
-    log_ratio = np.log(x[1:] / x[:-1]).reshape((-1,) + (1,) * (log_y.ndim - 1))
-    x0 = x[:-1].reshape(log_ratio.shape)
-    y0_log = log_y[:-1]
-    gamma = -(y0_log - log_y[1:]) / -log_ratio
-    one_minus = 1.0 - gamma
+    lo = (slice(None),) * axis + (slice(None, -1),)
+    hi = (slice(None),) * axis + (slice(1, None),)
+    shape = [1] * log_y.ndim
+    shape[axis] = len(x) - 1
+    log_ratio = np.log(x[1:] / x[:-1]).reshape(shape)
+    scale = x[:-1].reshape(shape) * log_ratio
+    # With gamma = (ln y0 - ln y1) / L and L = ln(x1/x0), the power-law integral is
+    # y0 x0 L (e^z - 1) / z where z = (1 - gamma) L = L + ln y1 - ln y0 (z -> 0 gives y0 x0 L).
+    z = log_y[hi] - log_y[lo]
+    z += log_ratio
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        near = np.isclose(one_minus, 0)
-        safe = np.where(near, 1.0, one_minus)
-        y0x0 = np.exp(y0_log) * x0
-        result = np.where(near, y0x0 * log_ratio, y0x0 / safe * np.expm1(safe * log_ratio))
-    result = np.where(zero[:-1] | zero[1:] | ~np.isfinite(result), 0.0, result)
+        near = np.abs(z) <= 1e-8 * np.abs(log_ratio)
+        factor = np.expm1(z)
+        factor /= z
+        factor[near] = 1.0
+        result = np.exp(log_y[lo])
+        result *= scale
+        result *= factor
+    bad = zero[lo] | zero[hi]
+    bad |= ~np.isfinite(result)
+    result[bad] = 0.0
     return result

@@ -231,20 +231,30 @@ class Observation:
             self._cache[key] = compute()
         return self._cache[key]
 
+    def _time(self, met_seconds):
+        from astropy.time import TimeDelta
+
+        gti = self.gti
+        return gti.reference_time + TimeDelta(met_seconds, format="sec")
+
     @property
     def tstart(self):
         """Start of the first good time interval."""
-        return self._cached("tstart", lambda: self.gti.time_start[0])
+        return self._cached("tstart", lambda: self._time(self.gti.met_start[0].to_value("s")))
 
     @property
     def tstop(self):
         """Stop of the **last** good time interval (Gammapy 2.1 uses the first; spec §14.3)."""
-        return self._cached("tstop", lambda: self.gti.time_stop[-1])
+        return self._cached("tstop", lambda: self._time(self.gti.met_stop[-1].to_value("s")))
 
     @property
     def tmid(self):
         """Midpoint of ``tstart`` and ``tstop``."""
-        return self._cached("tmid", lambda: self.tstart + (self.tstop - self.tstart) / 2)
+        def compute():
+            start, stop = self.gti.met_start[0].to_value("s"), self.gti.met_stop[-1].to_value("s")
+            return self._time(start + (stop - start) / 2)
+
+        return self._cached("tmid", compute)
 
     def get_pointing_icrs(self, time=None):
         """Pointing position in ICRS at ``time`` (default ``tmid``)."""

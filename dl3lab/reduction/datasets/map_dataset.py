@@ -13,7 +13,7 @@ from ..data.gti import GTI
 from ..maps import Map
 from .background_model import FoVBackgroundModel
 from .irf_maps import EDispKernelMap, EDispMap, PSFMap, diagonal_kernel
-from .masks import mask_safe_edisp_weights, mask_safe_psf_weights, stack_meta_tables
+from .masks import mask_safe_edisp_weights, mask_safe_psf_weights, same_sky_grid, stack_meta_tables
 from .stat import cash
 from .summary import format_summary, info_dict
 
@@ -22,6 +22,42 @@ __all__ = ["MapDataset", "make_name", "RAD_AXIS_DEFAULT", "MIGRA_AXIS_DEFAULT", 
 RAD_AXIS_DEFAULT = MapAxis.from_bounds(0, 0.66, nbin=66, interp="lin", unit="deg", name="rad")
 MIGRA_AXIS_DEFAULT = MapAxis.from_bounds(0.2, 5, nbin=48, interp="lin", name="migra")
 BINSZ_IRF_DEFAULT = 0.2 * u.deg
+
+
+def _finite(array):
+    """``array`` with non-finite values set to zero (no copy when all are finite)."""
+    if np.isfinite(array).all():
+        return array
+    return np.nan_to_num(array, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def cutout_maps(maps, position, width, mode="trim", min_npix=1):
+    """Cut out several maps; maps on the same sky grid share one geometry cutout.
+
+    Parameters
+    ----------
+    maps : dict
+        ``{key: Map}``.
+
+    Returns
+    -------
+    dict
+        ``{key: Map}`` cut out around ``position``; pixels outside the parent are zero.
+    """
+    result, cuts = {}, []
+    for key, item in maps.items():
+        found = next((cut for cut in cuts if same_sky_grid(cut[0], item.geom)), None)
+        if found is None:
+            cut = item.geom.cutout(position=position, width=width, mode=mode, min_npix=min_npix)
+            parent, child = cut.overlap_slices(item.geom, mode="partial" if mode != "strict" else "strict")
+            found = (item.geom, cut.to_image(), parent, child)
+            cuts.append(found)
+        _, cut_image, parent, child = found
+        geom = cut_image.to_cube(item.geom.axes) if len(item.geom.axes) else cut_image
+        data = np.zeros(geom.data_shape, dtype=item.data.dtype)
+        data[(Ellipsis,) + tuple(child)] = item.data[(Ellipsis,) + tuple(parent)]
+        result[key] = Map.from_geom(geom, data=data, unit=item.unit, meta=dict(item.meta))
+    return result
 
 
 def make_name(name=None):
@@ -334,15 +370,23 @@ class MapDataset:
     def cutout(self, position, width, mode="trim", name=None):
         """Cut out a square region around ``position`` from every map.
 
-        IRF maps keep at least 3 pixels per side. Models are copied and renamed.
+        Maps on the same sky grid are cut with one geometry cutout. IRF maps keep at
+        least 3 pixels per side. Models are copied and renamed.
         """
         kwargs = {"gti": self.gti, "meta_table": self.meta_table, "name": name, "meta": self.meta}
-        for key, item in self._map_items().items():
-            kwargs[key] = item.cutout(position, width, mode=mode)
-        if self.psf is not None:
-            kwargs["psf"] = self.psf.cutout(position, width, mode=mode)
-        if self.edisp is not None:
-            kwargs["edisp"] = self.edisp.cutout(position, width, mode=mode)
+        sky_maps = self._map_items()
+        kwargs.update(cutout_maps(sky_maps, position, width, mode=mode))
+        if self.psf is not None or self.edisp is not None:
+            irf = {}
+            if self.psf is not None:
+                irf["psf"], irf["psf_exposure"] = self.psf.psf_map, self.psf.exposure_map
+            if self.edisp is not None:
+                irf["edisp"], irf["edisp_exposure"] = self.edisp.edisp_map, self.edisp.exposure_map
+            cut = cutout_maps({k: v for k, v in irf.items() if v is not None}, position, width, mode, min_npix=3)
+            if self.psf is not None:
+                kwargs["psf"] = type(self.psf)(cut["psf"], cut.get("psf_exposure"))
+            if self.edisp is not None:
+                kwargs["edisp"] = type(self.edisp)(cut["edisp"], cut.get("edisp_exposure"))
         new = self.__class__(**kwargs)
         new.models = [m.copy(dataset_name=new.name) for m in self.models]
         return new
@@ -364,18 +408,18 @@ class MapDataset:
         eps_img = eps.any(axis=0)
 
         if self.counts is not None and other.counts is not None:
-            add = np.nan_to_num(other.counts.data * eps) if nan_to_num else other.counts.data * eps
-            self.counts.data[sl] += add.astype(self.counts.data.dtype)
+            self.counts.data[sl] += _finite(other.counts.data * eps).astype(self.counts.data.dtype, copy=False)
         if self.exposure is not None and other.exposure is not None:
-            self.exposure.data[sl] += np.nan_to_num(other.exposure.data * eps_img)
+            self.exposure.data[sl] += _finite(other.exposure.data * eps_img)
             if eps_img.any():
                 livetime = self.exposure.meta.get("livetime", 0 * u.s)
                 self.exposure.meta["livetime"] = livetime + other.exposure.meta.get("livetime", 0 * u.s)
         if self.background is not None and other.background is not None:
-            total = self.npred_background()
-            total.data[sl] += np.nan_to_num(other.npred_background().data * eps)
-            self.background = total
+            factor = self._background_factor()
+            if factor is not None:
+                self.background.data *= factor
             self.models = None
+            self.background.data[sl] += _finite(other.npred_background().data * eps)
         if self.psf is not None and other.psf is not None:
             self.psf.stack(other.psf, weights=mask_safe_psf_weights(other))
         if self.edisp is not None and other.edisp is not None:

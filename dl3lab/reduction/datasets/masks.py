@@ -5,7 +5,22 @@ from astropy.table import Table
 
 from ..interpolation import interpolate_grid
 
-__all__ = ["pixel_centres_in", "mask_safe_psf_weights", "mask_safe_edisp_weights", "stack_meta_tables"]
+__all__ = ["same_sky_grid", "pixel_centres_in", "mask_safe_psf_weights", "mask_safe_edisp_weights", "stack_meta_tables"]
+
+
+def same_sky_grid(geom, other):
+    """Whether two WCS geometries have the same pixels on the sky (same WCS and size)."""
+    if geom is other:
+        return True
+    if tuple(np.ravel(geom.npix)[:2]) != tuple(np.ravel(other.npix)[:2]) or geom.frame != other.frame:
+        return False
+    a, b = geom.wcs.wcs, other.wcs.wcs
+    return (
+        list(a.ctype) == list(b.ctype)
+        and np.allclose(a.crval, b.crval, rtol=0, atol=1e-12)
+        and np.allclose(a.crpix, b.crpix, rtol=0, atol=1e-9)
+        and np.allclose(a.cdelt, b.cdelt, rtol=1e-12, atol=0)
+    )
 
 
 def pixel_centres_in(source_geom, target_geom):

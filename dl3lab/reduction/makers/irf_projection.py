@@ -4,17 +4,21 @@ Multilinear interpolation is separable, so an IRF is first interpolated along it
 non-spatial axes at the few fixed energies (and rad or migra values) a dataset
 needs, and only then along offset (or FoV lon/lat) for every pixel. The result
 equals a direct evaluation at every point up to floating-point rounding, at a
-fraction of the cost. Values are clipped at zero and set to the fill value
-outside the axis edges exactly as in :meth:`IRF.evaluate`.
+fraction of the cost. Pixels are processed in chunks that stay in the CPU cache.
+Values are clipped at zero and set to the fill value outside the axis edges
+exactly as in :meth:`IRF.evaluate`.
 """
 
 import numpy as np
 
 from ..axes import scale_forward
 
-__all__ = ["interp_along", "evaluate_separable", "outside_edges"]
+__all__ = ["interp_along", "evaluate_separable", "outside_edges", "SeparableIRF", "PIXEL_CHUNK"]
 
 _TINY64 = np.finfo(np.float64).tiny
+_LOG_TWO_TINY64 = np.log(2 * _TINY64)
+#: Number of pixels handled at once (keeps the per-chunk arrays in the CPU cache).
+PIXEL_CHUNK = 4096
 
 
 def interp_along(values, grid, x, axis):
@@ -52,7 +56,125 @@ def outside_edges(axis, values):
         return ~np.isfinite(values) | (values < edges[0]) | (values > edges[-1])
 
 
-def evaluate_separable(irf, fixed, pixel_axes, values_scale="lin", fill_value=0.0, oob_mode="any", raw_log=False):
+class SeparableIRF:
+    """An IRF interpolated at fixed non-spatial coordinates, ready for per-pixel evaluation.
+
+    Parameters
+    ----------
+    irf : `~dl3lab.reduction.irf.IRF`
+        IRF with ``axes``, ``data`` and ``unit``.
+    fixed : dict
+        ``{axis_name: 1-D array in axis units}`` for the non-spatial axes.
+    pixel_names : list of str
+        The remaining (per-pixel) axes, e.g. ``["offset"]`` or ``["fov_lon", "fov_lat"]``.
+    values_scale : {"lin", "log"}
+        Scale of the IRF values; log values are interpolated as logarithms taken in
+        the stored precision.
+    oob_mode : {"any", "edisp"}
+        Out-of-bounds rule (``"edisp"``: zero only where energy_true and migra are both
+        outside, or offset is outside).
+    """
+
+    def __init__(self, irf, fixed, pixel_names, values_scale="lin", oob_mode="any"):
+        names = irf.axes.names
+        order = list(fixed) + list(pixel_names)
+        missing = set(names) - set(order)
+        if missing:
+            raise ValueError(f"coordinates missing for IRF axes {sorted(missing)}")
+        stored = np.asarray(irf.data)
+        if values_scale == "log":
+            dtype = stored.dtype if np.issubdtype(stored.dtype, np.floating) else np.dtype(float)
+            tiny = dtype.type(np.finfo(dtype).tiny)
+            data = np.log(np.maximum(stored.astype(dtype, copy=False), tiny)).astype(float)
+        else:
+            data = stored.astype(float)
+        data = np.transpose(data, [names.index(n) for n in order])
+        for i, name in enumerate(fixed):
+            axis = irf.axes[name]
+            grid = scale_forward(axis.center.to_value(axis.unit), axis.interp)
+            data = interp_along(data, grid, scale_forward(fixed[name], axis.interp), axis=i)
+        self.irf = irf
+        self.values_scale = values_scale
+        self.oob_mode = oob_mode
+        self.pixel_names = list(pixel_names)
+        self.fixed_shape = data.shape[: len(fixed)]
+        n_fixed = int(np.prod(self.fixed_shape))
+        # Rows: one per pixel-grid node, each holding all fixed-coordinate values (contiguous gathers).
+        self.rows = np.ascontiguousarray(data.reshape(n_fixed, -1).T)
+        self.fixed_bad = self._fixed_oob(irf, fixed)
+
+    def _fixed_oob(self, irf, fixed):
+        masks = []
+        for i, (name, values) in enumerate(fixed.items()):
+            shape = [1] * len(fixed)
+            shape[i] = len(values)
+            masks.append(outside_edges(irf.axes[name], values).reshape(shape))
+        if not masks:
+            return np.zeros(1, bool)
+        if self.oob_mode == "edisp":
+            names = list(fixed)
+            bad = masks[names.index("energy_true")] & masks[names.index("migra")]
+        else:
+            bad = masks[0]
+            for m in masks[1:]:
+                bad = bad | m
+        return np.broadcast_to(bad, self.fixed_shape).ravel()
+
+    def pixel_weights(self, pixel_coords):
+        """Per-pixel row indices and weights of the multilinear corners, plus the out-of-bounds mask."""
+        parts = []
+        bad = None
+        for name in self.pixel_names:
+            axis = self.irf.axes[name]
+            values = np.ravel(np.asarray(pixel_coords[name], dtype=float))
+            grid = scale_forward(axis.center.to_value(axis.unit), axis.interp)
+            xs = scale_forward(values, axis.interp)
+            if len(grid) == 1:
+                parts.append((np.zeros(len(xs), dtype=np.intp), np.zeros(len(xs)), 1))
+            else:
+                idx = np.clip(np.searchsorted(grid, xs, side="right") - 1, 0, len(grid) - 2)
+                parts.append((idx, (xs - grid[idx]) / (grid[idx + 1] - grid[idx]), len(grid)))
+            out = outside_edges(axis, values)
+            bad = out if bad is None else (bad | out)
+        sizes = [n for _, _, n in parts]
+        strides = np.cumprod([1] + sizes[::-1][:-1])[::-1]
+        base = sum(idx * stride for (idx, _, _), stride in zip(parts, strides))
+        corners = []
+        for corner in range(2 ** len(parts)):
+            bits = [(corner >> (len(parts) - 1 - d)) & 1 for d in range(len(parts))]
+            if any(b and n == 1 for b, n in zip(bits, sizes)):
+                continue
+            weight = np.ones(len(base))
+            for b, (_, w, _) in zip(bits, parts):
+                weight = weight * (w if b else 1.0 - w)
+            corners.append((int(sum(b * s for b, s in zip(bits, strides))), weight))
+        return base, corners, bad
+
+    def rows_at(self, base, corners, sl):
+        """Interpolated (scaled, unclipped) values for the pixels ``sl``: shape ``(p, n_fixed)``."""
+        index = base[sl]
+        offset, weight = corners[0]
+        out = self.rows[index + offset] * weight[sl, None]
+        for offset, weight in corners[1:]:
+            out += self.rows[index + offset] * weight[sl, None]
+        return out
+
+    def finish(self, values, pixel_bad, fill_value=0.0, clip=True):
+        """Inverse scale, clip and apply the out-of-bounds rule to ``(p, n_fixed)`` values."""
+        if self.values_scale == "log":
+            values = np.exp(values)
+            values[np.abs(values) - _TINY64 <= _TINY64] = 0.0
+        if clip:
+            np.clip(values, 0, None, out=values)
+        if fill_value is not None:
+            values[pixel_bad] = fill_value
+            values[:, self.fixed_bad] = fill_value
+        return values
+
+
+def evaluate_separable(
+    irf, fixed, pixel_axes, values_scale="lin", fill_value=0.0, oob_mode="any", raw_log=False, clip=True
+):
     """Evaluate an IRF on a product grid of fixed coordinates and pixel coordinates.
 
     Parameters
@@ -73,6 +195,9 @@ def evaluate_separable(irf, fixed, pixel_axes, values_scale="lin", fill_value=0.
     raw_log : bool
         With ``values_scale="log"``, return ``(log_values, zero)`` instead: the
         interpolated logarithms and a boolean array marking values that evaluate to 0.
+    clip : bool
+        Clip the result at zero (Gammapy always does; turning it off serves callers
+        that combine node values linearly and clip afterwards).
 
     Returns
     -------
@@ -80,95 +205,26 @@ def evaluate_separable(irf, fixed, pixel_axes, values_scale="lin", fill_value=0.
         Shape ``[len(v) for v in fixed.values()] + pixel_shape``, in the IRF's unit,
         with axes in the order of ``fixed`` followed by the pixel dimensions.
     """
-    names = irf.axes.names
-    stored = np.asarray(irf.data)
-    if values_scale == "log":
-        # Logarithms in the stored precision, as Gammapy takes them (float32 tables give float32 logs).
-        dtype = stored.dtype if np.issubdtype(stored.dtype, np.floating) else np.dtype(float)
-        tiny_in = np.finfo(dtype).tiny
-        data = np.log(np.maximum(stored.astype(dtype, copy=False), dtype.type(tiny_in))).astype(float)
-    else:
-        data = stored.astype(float)
-    order = list(fixed) + list(pixel_axes)
-    missing = set(names) - set(order)
-    if missing:
-        raise ValueError(f"coordinates missing for IRF axes {sorted(missing)}")
-    # Bring the data into the requested order, then interpolate the fixed axes.
-    data = np.transpose(data, [names.index(n) for n in order])
-    for i, name in enumerate(fixed):
-        axis = irf.axes[name]
-        grid = scale_forward(axis.center.to_value(axis.unit), axis.interp)
-        data = interp_along(data, grid, scale_forward(fixed[name], axis.interp), axis=i)
-    pix_shape = np.shape(next(iter(pixel_axes.values()))) if pixel_axes else ()
-    n_fixed = len(fixed)
-    if pixel_axes:
-        data = _interp_pixels(data, irf, pixel_axes, n_fixed)
-    if values_scale == "log" and raw_log:
-        zero = np.exp(data) <= 2 * _TINY64
-        if fill_value is not None:
-            bad = _oob_mask(irf, fixed, pixel_axes, oob_mode)
-            if bad is not None:
-                zero = zero | bad
-        shape = data.shape[:n_fixed] + tuple(pix_shape)
-        return data.reshape(shape), zero.reshape(shape)
-    if values_scale == "log":
-        data = np.exp(data)
-        data[np.abs(data) - _TINY64 <= _TINY64] = 0.0
-    data = np.clip(data, 0, None)
-    if fill_value is not None:
-        bad = _oob_mask(irf, fixed, pixel_axes, oob_mode)
-        if bad is not None:
-            data = np.where(bad, fill_value, data)
-    return data.reshape(data.shape[:n_fixed] + tuple(pix_shape))
-
-
-def _interp_pixels(data, irf, pixel_axes, n_fixed):
-    """Multilinear interpolation over the trailing pixel axes, one coordinate set per pixel.
-
-    ``data`` has shape ``fixed + (n_1, ..., n_k)``; the result has shape ``fixed + (P,)``.
-    """
-    lows, weights, sizes = [], [], []
-    for name, values in pixel_axes.items():
-        axis = irf.axes[name]
-        grid = scale_forward(axis.center.to_value(axis.unit), axis.interp)
-        xs = scale_forward(np.ravel(np.asarray(values, dtype=float)), axis.interp)
-        sizes.append(len(grid))
-        if len(grid) == 1:
-            lows.append(np.zeros(len(xs), dtype=np.intp))
-            weights.append(np.zeros(len(xs)))
-            continue
-        idx = np.clip(np.searchsorted(grid, xs, side="right") - 1, 0, len(grid) - 2)
-        lows.append(idx)
-        weights.append((xs - grid[idx]) / (grid[idx + 1] - grid[idx]))
-    lead = (slice(None),) * n_fixed
-    out = None
-    for corner in range(2 ** len(lows)):
-        bits = [(corner >> d) & 1 for d in range(len(lows))]
-        if any(b and n == 1 for b, n in zip(bits, sizes)):
-            continue
-        index = lead + tuple(low + b for low, b in zip(lows, bits))
-        weight = 1.0
-        for b, w in zip(bits, weights):
-            weight = weight * (w if b else 1.0 - w)
-        term = data[index] * weight
-        out = term if out is None else out + term
-    return out
-
-
-def _oob_mask(irf, fixed, pixel_axes, mode):
-    n_fixed = len(fixed)
-    n_dim = n_fixed + 1
-    masks = {}
-    for i, (name, values) in enumerate(fixed.items()):
-        shape = [1] * n_dim
-        shape[i] = len(values)
-        masks[name] = outside_edges(irf.axes[name], values).reshape(shape)
-    for name, values in pixel_axes.items():
-        masks[name] = outside_edges(irf.axes[name], np.ravel(values)).reshape((1,) * n_fixed + (-1,))
-    if mode == "edisp":
-        bad = masks["energy_true"] & masks["migra"]
-        return bad | masks["offset"]
-    bad = None
-    for m in masks.values():
-        bad = m if bad is None else (bad | m)
-    return bad
+    sep = SeparableIRF(irf, fixed, list(pixel_axes), values_scale=values_scale, oob_mode=oob_mode)
+    pix_shape = np.shape(next(iter(pixel_axes.values())))
+    base, corners, pixel_bad = sep.pixel_weights(pixel_axes)
+    n_pix = len(base)
+    n_fixed = sep.rows.shape[1]
+    out = np.empty((n_fixed, n_pix))
+    zero = np.empty((n_fixed, n_pix), bool) if raw_log else None
+    for start in range(0, n_pix, PIXEL_CHUNK):
+        sl = slice(start, start + PIXEL_CHUNK)
+        values = sep.rows_at(base, corners, sl)
+        if raw_log:
+            z = values <= _LOG_TWO_TINY64
+            if fill_value is not None:
+                z[pixel_bad[sl]] = True
+                z[:, sep.fixed_bad] = True
+            zero[:, sl] = z.T
+        else:
+            values = sep.finish(values, pixel_bad[sl], fill_value=fill_value, clip=clip)
+        out[:, sl] = values.T
+    shape = sep.fixed_shape + tuple(pix_shape)
+    if raw_log:
+        return out.reshape(shape), zero.reshape(shape)
+    return out.reshape(shape)

@@ -8,8 +8,9 @@ import numpy as np
 from astropy import units as u
 
 from ..interpolation import trapz_loglog_from_log
-from .irf_projection import evaluate_separable
-from .sky import angular_separation_deg, pixel_centres, sky_offset_deg, to_frame_deg
+from .irf_projection import _LOG_TWO_TINY64 as LOG_TWO_TINY64
+from .irf_projection import PIXEL_CHUNK, SeparableIRF, evaluate_separable, outside_edges
+from .sky import pixel_centres, pointing_offsets, sky_offset_deg, solid_angle_sr, to_frame_deg
 
 __all__ = [
     "fill_counts",
@@ -45,13 +46,6 @@ def fill_counts(geom, events):
     flat = (ie[valid] * ny + iy[valid].astype(np.int64)) * nx + ix[valid].astype(np.int64)
     counts = np.bincount(flat, minlength=energy_axis.nbin * ny * nx)
     return counts.reshape(energy_axis.nbin, ny, nx).astype(np.float32)
-
-
-def pointing_offsets(geom, pointing):
-    """Separation (deg) of every pixel centre of ``geom`` from the ``pointing`` SkyCoord, shape ``(ny, nx)``."""
-    lon, lat = pixel_centres(geom, frame="icrs")
-    p = pointing.icrs
-    return angular_separation_deg(lon, lat, p.ra.deg, p.dec.deg)
 
 
 def make_exposure_data(aeff, energy_true_axis, offsets, livetime):
@@ -100,11 +94,20 @@ def make_background_data(bkg, geom, pointing, ontime, oversampling=None):
         pixels = {"fov_lon": fov_lon, "fov_lat": fov_lat}
     else:
         pixels = {"offset": pointing_offsets(image, pointing)}
-    log_rate, zero = evaluate_separable(bkg, {"energy": edges}, pixels, values_scale="log", raw_log=True)
-    integral = trapz_loglog_from_log(log_rate, zero, edges)
+    sep = SeparableIRF(bkg, {"energy": edges}, list(pixels), values_scale="log")
+    base, corners, pixel_bad = sep.pixel_weights(pixels)
     factor = (u.Unit(bkg.unit) * e_unit).to("s-1 sr-1") * u.Quantity(ontime).to_value("s")  # a float
-    solid_angle = image.solid_angle().to_value("sr")
-    data = integral * solid_angle * factor
+    weight = np.ravel(solid_angle_sr(image)) * factor
+    data = np.empty((len(edges) - 1, len(base)))
+    for start in range(0, len(base), PIXEL_CHUNK):
+        sl = slice(start, start + PIXEL_CHUNK)
+        log_rate = sep.rows_at(base, corners, sl)
+        zero = log_rate <= LOG_TWO_TINY64
+        zero[pixel_bad[sl]] = True
+        zero[:, sep.fixed_bad] = True
+        integral = trapz_loglog_from_log(log_rate, zero, edges, axis=1)
+        data[:, sl] = (integral * weight[sl, None]).T
+    data = data.reshape((len(edges) - 1,) + image.data_shape)
     if oversampling:
         n = int(oversampling)
         data = data.reshape((-1, n) + data.shape[1:]).sum(axis=1)
@@ -153,24 +156,64 @@ def _normalised_migration(edisp, energy_true, offsets):
 def make_edisp_kernel_data(edisp, energy_true_axis, energy_axis, offsets):
     """Energy-dispersion kernel ``(n_E', n_E) + offsets.shape`` (spec §4.5).
 
-    For each pixel and true energy the cumulative migration distribution ``C`` at the
-    IRF's migra edges is interpolated linearly (constant outside) at ``E_j / E'_k``
-    for the reco edges ``E_j``; the kernel is ``C(E_{j+1}/E'_k) - C(E_j/E'_k)``,
-    zeroed below 1e-8.
+    For each pixel and true energy the migration density on the IRF's migra bins is
+    normalised, its cumulative distribution ``C`` at the migra edges is interpolated
+    linearly (constant outside) at ``E_j / E'_k`` for the reco edges ``E_j``, and the
+    kernel is ``C(E_{j+1}/E'_k) - C(E_j/E'_k)``, zeroed below 1e-8.
+
+    The density is linear in the offset-interpolation weights wherever no clipping
+    at zero occurs, and so are its integrals. The kernel is therefore computed once
+    per IRF offset node and combined per pixel; pixels where that shortcut would
+    not be exact (offset extrapolation, negative interpolated values) are computed
+    directly.
     """
-    e_true = energy_true_axis.center.to_value(edisp.axes["energy_true"].unit)
-    migra_edges = edisp.axes["migra"].edges.to_value(edisp.axes["migra"].unit)
-    weighted = _normalised_migration(edisp, e_true, offsets)
-    e_reco = energy_axis.edges.to_value(edisp.axes["energy_true"].unit)
-    kernel = kernel_from_migration(weighted, migra_edges, e_true, e_reco)
+    unit = edisp.axes["energy_true"].unit
+    e_true = energy_true_axis.center.to_value(unit)
+    e_reco = energy_axis.edges.to_value(unit)
+    migra_axis, offset_axis = edisp.axes["migra"], edisp.axes["offset"]
+    migra_edges = migra_axis.edges.to_value(migra_axis.unit)
+    width = migra_axis.bin_width.to_value(migra_axis.unit)[None, :, None]
+    nodes = offset_axis.center.to_value(offset_axis.unit)
+    flat = np.ravel(np.asarray(offsets, dtype=float))
+    fixed = {"energy_true": e_true, "migra": migra_axis.center.to_value(migra_axis.unit)}
+    node_density = evaluate_separable(edisp, fixed, {"offset": nodes}, oob_mode="edisp", clip=False)
+    node_ok = np.all(node_density >= 0, axis=(0, 1))
+    node_prob = node_density * width
+    node_norm = node_prob.sum(axis=1)
+    node_kernel = kernel_from_migration(node_prob, migra_edges, e_true, e_reco, threshold=None)
+
+    kernel = np.zeros((len(e_true), len(e_reco) - 1, len(flat)))
+    inside = ~outside_edges(offset_axis, flat)
+    if len(nodes) == 1:
+        idx = np.zeros(len(flat), dtype=np.intp)
+        w = np.zeros(len(flat))
+        exact = inside & node_ok[0]
+        idx1 = idx
+    else:
+        idx = np.clip(np.searchsorted(nodes, flat, side="right") - 1, 0, len(nodes) - 2)
+        w = (flat - nodes[idx]) / (nodes[idx + 1] - nodes[idx])
+        idx1 = idx + 1
+        exact = inside & (w >= 0) & (w <= 1) & node_ok[idx] & node_ok[idx1]
+    if exact.any():
+        sel = np.flatnonzero(exact)
+        we = w[sel]
+        num = node_kernel[:, :, idx[sel]] * (1 - we) + node_kernel[:, :, idx1[sel]] * we
+        den = node_norm[:, idx[sel]] * (1 - we) + node_norm[:, idx1[sel]] * we
+        with np.errstate(invalid="ignore", divide="ignore"):
+            kernel[:, :, sel] = np.nan_to_num(num / den[:, None, :])
+    rest = np.flatnonzero(inside & ~exact)
+    if len(rest):
+        probability = _normalised_migration(edisp, e_true, flat[rest])
+        kernel[:, :, rest] = kernel_from_migration(probability, migra_edges, e_true, e_reco, threshold=None)
+    kernel[kernel < EDISP_KERNEL_THRESHOLD] = 0.0
     return kernel.reshape((len(e_true), energy_axis.nbin) + np.shape(offsets))
 
 
-def kernel_from_migration(probability, migra_edges, e_true, e_reco_edges):
+def kernel_from_migration(probability, migra_edges, e_true, e_reco_edges, threshold=EDISP_KERNEL_THRESHOLD):
     """Kernel ``(n_E', n_E, ...)`` from migration probabilities per migra bin ``(n_E', n_mu, ...)``.
 
     The cumulative distribution at the migra edges is interpolated linearly, constant
-    outside, at ``E_j / E'_k``; entries below 1e-8 are zeroed.
+    outside, at ``E_j / E'_k``; entries below ``threshold`` are zeroed (None: no threshold).
     """
     n_true, n_mu = probability.shape[:2]
     rest = probability.shape[2:]
@@ -184,7 +227,8 @@ def kernel_from_migration(probability, migra_edges, e_true, e_reco_edges):
     c1 = cumulative[rows, idx + 1]
     at_edges = c0 + (c1 - c0) * frac.reshape(frac.shape + (1,) * len(rest))
     kernel = np.clip(np.diff(at_edges, axis=1), 0, None)
-    kernel[kernel < EDISP_KERNEL_THRESHOLD] = 0.0
+    if threshold is not None:
+        kernel[kernel < threshold] = 0.0
     return kernel
 
 

@@ -10,6 +10,7 @@ from collections import OrderedDict
 import numpy as np
 
 from ..datasets.masks import pixel_centres_in
+from ..geom.grid import sky_grid_key
 
 __all__ = ["project_mask", "clear_projection_cache"]
 
@@ -18,9 +19,8 @@ _CACHE_SIZE = 16
 
 
 def _geom_key(geom):
-    header = geom.wcs.to_header_string() if hasattr(geom, "wcs") else repr(geom)
     axes = tuple((ax.name, tuple(np.round(ax.edges.value, 12))) for ax in geom.axes)
-    return header, tuple(np.ravel(geom.npix)[:2]), axes
+    return sky_grid_key(geom), axes
 
 
 def clear_projection_cache():

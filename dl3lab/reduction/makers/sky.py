@@ -1,9 +1,47 @@
-"""Sky-coordinate helpers for the per-observation projections (plain numpy on degrees)."""
+"""Sky-coordinate helpers for the per-observation projections (plain numpy on degrees, cached per geometry).
+
+Pixel-centre coordinates, pointing offsets and pixel solid angles depend only on
+the geometry (and the pointing), so they are computed once and reused by every
+map of an observation, and by later observations on the same geometry.
+"""
+
+from collections import OrderedDict
 
 import numpy as np
 from astropy.coordinates import SkyCoord
 
-__all__ = ["pixel_centres", "to_frame_deg", "angular_separation_deg", "sky_offset_deg"]
+from ..geom._utils import pixel_solid_angles
+from ..geom.grid import sky_grid_key
+
+__all__ = [
+    "pixel_centres",
+    "to_frame_deg",
+    "angular_separation_deg",
+    "sky_offset_deg",
+    "pointing_offsets",
+    "solid_angle_sr",
+    "clear_caches",
+]
+
+_CACHE_SIZE = 32
+_centres = OrderedDict()
+_offsets = OrderedDict()
+_solid = {}
+
+
+def _remember(cache, key, value):
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > _CACHE_SIZE:
+        cache.popitem(last=False)
+    return value
+
+
+def clear_caches():
+    """Forget every cached coordinate, offset and solid-angle array."""
+    _centres.clear()
+    _offsets.clear()
+    _solid.clear()
 
 
 def to_frame_deg(coord, frame):
@@ -13,14 +51,75 @@ def to_frame_deg(coord, frame):
 
 
 def pixel_centres(geom, frame="icrs"):
-    """Longitude and latitude (deg) of the pixel centres of a WCS image, shape ``(ny, nx)``."""
+    """Longitude and latitude (deg) of the pixel centres of a WCS image, shape ``(ny, nx)`` (read-only)."""
+    key = (sky_grid_key(geom), frame)
+    cached = _centres.get(key)
+    if cached is not None:
+        _centres.move_to_end(key)
+        return cached
     nx, ny = (int(n) for n in np.ravel(geom.npix)[:2])
     yy, xx = np.mgrid[0:ny, 0:nx]
     lon, lat = geom.wcs.wcs_pix2world(xx, yy, 0)
     if geom.frame != frame:
         c = SkyCoord(lon, lat, unit="deg", frame=geom.frame).transform_to(frame)
-        return c.spherical.lon.deg, c.spherical.lat.deg
-    return np.asarray(lon), np.asarray(lat)
+        lon, lat = c.spherical.lon.deg, c.spherical.lat.deg
+    lon, lat = np.asarray(lon), np.asarray(lat)
+    lon.flags.writeable = lat.flags.writeable = False
+    return _remember(_centres, key, (lon, lat))
+
+
+def pointing_offsets(geom, pointing):
+    """Separation (deg) of every pixel centre of an image geometry from ``pointing``, shape ``(ny, nx)``."""
+    p = pointing.icrs
+    key = (sky_grid_key(geom), round(float(p.ra.deg), 12), round(float(p.dec.deg), 12))
+    cached = _offsets.get(key)
+    if cached is not None:
+        _offsets.move_to_end(key)
+        return cached
+    lon, lat = pixel_centres(geom, frame="icrs")
+    sep = angular_separation_deg(lon, lat, p.ra.deg, p.dec.deg)
+    sep.flags.writeable = False
+    return _remember(_offsets, key, sep)
+
+
+def solid_angle_sr(geom):
+    """Pixel solid angles (sr) of an image geometry, shape ``(ny, nx)`` (read-only).
+
+    Geometries that differ only by an integer shift of the reference pixel (the
+    cutouts of one parent) share their values, so the array is cached per WCS
+    family in "absolute" pixel indices and sliced.
+    """
+    family = sky_grid_key(geom, with_crpix=False)
+    crpix = geom.wcs.wcs.crpix
+    frac = tuple(np.round(crpix - np.round(crpix), 9))
+    shift = np.round(crpix).astype(int)
+    nx, ny = (int(n) for n in np.ravel(geom.npix)[:2])
+    lo = (-shift[0], -shift[1])
+    hi = (lo[0] + nx, lo[1] + ny)
+    entry = _solid.get((family, frac))
+    if entry is not None:
+        (elo_x, elo_y), array = entry
+        ehi_x, ehi_y = elo_x + array.shape[1], elo_y + array.shape[0]
+        if elo_x <= lo[0] and elo_y <= lo[1] and hi[0] <= ehi_x and hi[1] <= ehi_y:
+            return array[lo[1] - elo_y : hi[1] - elo_y, lo[0] - elo_x : hi[0] - elo_x]
+        lo = (min(lo[0], elo_x), min(lo[1], elo_y))
+        hi = (max(hi[0], ehi_x), max(hi[1], ehi_y))
+    array = _compute_solid_angle(geom.wcs, shift, lo, hi)
+    array.flags.writeable = False
+    if len(_solid) > _CACHE_SIZE:
+        _solid.clear()
+    _solid[(family, frac)] = (lo, array)
+    return solid_angle_sr(geom)
+
+
+def _compute_solid_angle(wcs, shift, lo, hi):
+    """Pixel solid angles (spec §2.3) on absolute pixel indices ``[lo, hi)``."""
+    # Absolute index a maps to the 0-based pixel coordinate a + shift of this geometry.
+    xs = np.arange(lo[0], hi[0] + 1) + shift[0] - 0.5
+    ys = np.arange(lo[1], hi[1] + 1) + shift[1] - 0.5
+    xx, yy = np.meshgrid(xs, ys)
+    lon, lat = wcs.wcs_pix2world(xx, yy, 0)
+    return pixel_solid_angles(np.asarray(lon), np.asarray(lat))
 
 
 def angular_separation_deg(lon1, lat1, lon2, lat2):
@@ -29,9 +128,10 @@ def angular_separation_deg(lon1, lat1, lon2, lat2):
     dlon = lon2 - lon1
     slat1, clat1 = np.sin(lat1), np.cos(lat1)
     slat2, clat2 = np.sin(lat2), np.cos(lat2)
+    cdlon = np.cos(dlon)
     num1 = clat2 * np.sin(dlon)
-    num2 = clat1 * slat2 - slat1 * clat2 * np.cos(dlon)
-    denom = slat1 * slat2 + clat1 * clat2 * np.cos(dlon)
+    num2 = clat1 * slat2 - slat1 * clat2 * cdlon
+    denom = slat1 * slat2 + clat1 * clat2 * cdlon
     return np.degrees(np.arctan2(np.hypot(num1, num2), denom))
 
 

@@ -1,0 +1,86 @@
+"""Per-observation products: the fast paths equal direct evaluations."""
+
+import numpy as np
+import pytest
+from astropy import units as u
+
+from dl3lab.reduction import DataStore, MapAxis
+from dl3lab.reduction.makers import map_products
+from dl3lab.reduction.makers.map_products import kernel_from_migration, make_edisp_kernel_data
+
+
+@pytest.fixture(scope="module")
+def obs(hess_dir):
+    return DataStore.from_dir(hess_dir).obs(23592)
+
+
+def _direct_kernel(edisp, e_true_axis, e_axis, offsets):
+    """Kernel from the migration density evaluated at every (energy, migra, offset) point."""
+    migra_axis = edisp.axes["migra"]
+    e_true = e_true_axis.center.to_value("TeV")
+    e, m, o = np.meshgrid(e_true, migra_axis.center.value, offsets, indexing="ij")
+    density = edisp.evaluate(energy_true=e * u.TeV, migra=m, offset=o * u.deg).value
+    prob = density * migra_axis.bin_width.value[None, :, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        prob = np.nan_to_num(prob / prob.sum(axis=1, keepdims=True))
+    return kernel_from_migration(prob, migra_axis.edges.value, e_true, e_axis.edges.to_value("TeV"))
+
+
+def test_edisp_kernel_node_combination_equals_direct_evaluation(obs):
+    e_axis = MapAxis.from_bounds(1, 10, nbin=11, name="energy", unit="TeV", interp="log")
+    e_true_axis = MapAxis.from_bounds(0.3, 10, nbin=31, name="energy_true", unit="TeV", interp="log")
+    offsets = np.concatenate([np.linspace(0, 3.0, 61), [0.5, 2.6, 2.74, 2.76]])
+    fast = make_edisp_kernel_data(obs.edisp, e_true_axis, e_axis, offsets)
+    direct = _direct_kernel(obs.edisp, e_true_axis, e_axis, offsets)
+    np.testing.assert_allclose(fast, direct, rtol=1e-9, atol=1e-15)
+    assert np.all(fast[..., offsets > 2.75] == 0)
+    assert fast[..., offsets < 2.5].sum() > 0
+
+
+def test_edisp_kernel_fallback_path_is_used_for_extrapolated_offsets(obs, monkeypatch):
+    calls = []
+    real = map_products._normalised_migration
+
+    def spy(edisp, e_true, offsets):
+        calls.append(np.array(offsets))
+        return real(edisp, e_true, offsets)
+
+    monkeypatch.setattr(map_products, "_normalised_migration", spy)
+    e_axis = MapAxis.from_bounds(1, 10, nbin=5, name="energy", unit="TeV", interp="log")
+    e_true_axis = MapAxis.from_bounds(0.5, 20, nbin=8, name="energy_true", unit="TeV", interp="log")
+    make_edisp_kernel_data(obs.edisp, e_true_axis, e_axis, np.array([0.3, 1.2, 2.6]))
+    assert len(calls) == 1 and np.allclose(calls[0], [2.6])
+
+
+def test_log_trapz_equals_power_law_integral():
+    from dl3lab.reduction.interpolation import trapz_loglog, trapz_loglog_from_log
+
+    x = np.geomspace(0.1, 100, 13)
+    rng = np.random.default_rng(3)
+    y = rng.uniform(0.1, 10, size=(13, 7)) * x[:, None] ** -2.7
+    y[4, 2] = 0.0
+    y[5, 3] = y[6, 3] * (x[5] / x[6]) ** -1.0  # index exactly 1 between two nodes
+    zero = y == 0
+    with np.errstate(divide="ignore"):
+        fast = trapz_loglog_from_log(np.log(y), zero, x)
+    np.testing.assert_allclose(fast, trapz_loglog(y, x, axis=0), rtol=1e-12)
+    assert fast[3, 2] == 0 and fast[4, 2] == 0
+    # Independent check: the analytic power-law integral of one bin.
+    g = -np.log(y[1, 0] / y[0, 0]) / np.log(x[1] / x[0])
+    expected = y[0, 0] * x[0] / (1 - g) * ((x[1] / x[0]) ** (1 - g) - 1)
+    assert fast[0, 0] == pytest.approx(expected, rel=1e-12)
+
+
+def test_cached_solid_angles_equal_geometry_solid_angles():
+    from astropy.coordinates import SkyCoord
+
+    from dl3lab.reduction import WcsGeom
+    from dl3lab.reduction.makers.sky import clear_caches, solid_angle_sr
+
+    clear_caches()
+    parent = WcsGeom.create(skydir=(83.63, 22.01), width=5, binsz=0.02)
+    for ra in (81.0, 82.01, 85.5):
+        cutout = parent.cutout(SkyCoord(ra, 22.01, unit="deg"), width=6)
+        np.testing.assert_array_equal(solid_angle_sr(cutout), cutout.solid_angle().to_value("sr"))
+    other = WcsGeom.create(skydir=(10, -30), width=(4, 3), binsz=0.1, proj="TAN", frame="galactic")
+    np.testing.assert_array_equal(solid_angle_sr(other), other.solid_angle().to_value("sr"))
