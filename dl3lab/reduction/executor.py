@@ -13,7 +13,7 @@ import traceback
 
 from .errors import DL3LabError, ReductionError
 
-__all__ = ["run_tasks", "resolve_n_jobs", "capture_failure"]
+__all__ = ["run_tasks", "resolve_n_jobs", "capture_failure", "failure_from_exception"]
 
 
 def resolve_n_jobs(n_jobs, n_tasks):
@@ -22,18 +22,25 @@ def resolve_n_jobs(n_jobs, n_tasks):
     return max(1, min(n_jobs, n_tasks, os.cpu_count() or 1))
 
 
+def failure_from_exception(exc, obs_id):
+    """`ReductionError` for an exception being handled: obs id, file and HDU if known, and the traceback."""
+    text = "".join(traceback.format_exception(exc))
+    located = isinstance(exc, DL3LabError)
+    return ReductionError(
+        f"reducing observation {obs_id} failed: {type(exc).__name__}: {exc}",
+        obs_id=obs_id,
+        filename=getattr(exc, "filename", None) if located else None,
+        hdu=getattr(exc, "hdu", None) if located else None,
+        traceback=text,
+    )
+
+
 def capture_failure(func, obs_id, *args):
     """Call ``func(*args)``; on failure return a `ReductionError` carrying obs id and traceback text."""
     try:
         return func(*args)
     except Exception as exc:
-        text = traceback.format_exc()
-        filename = getattr(exc, "filename", None) if isinstance(exc, DL3LabError) else None
-        hdu = getattr(exc, "hdu", None) if isinstance(exc, DL3LabError) else None
-        return ReductionError(
-            f"reducing observation {obs_id} failed: {type(exc).__name__}: {exc}",
-            obs_id=obs_id, filename=filename, hdu=hdu, traceback=text,
-        )
+        return failure_from_exception(exc, obs_id)
 
 
 def run_tasks(func, tasks, executor="serial", n_jobs=None):

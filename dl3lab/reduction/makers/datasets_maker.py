@@ -6,7 +6,7 @@ import traitlets
 
 from ..datasets.datasets import Datasets
 from ..errors import NoOverlapError, ReductionError
-from ..executor import capture_failure, run_tasks
+from ..executor import capture_failure, failure_from_exception, run_tasks
 from .core import Maker
 from .safe_mask_maker import SafeMaskMaker
 from .traits import AngleTrait
@@ -102,24 +102,29 @@ class DatasetsMaker(Maker):
         use_cutout = datasets is None and self.effective_cutout_width is not None and not getattr(
             dataset._geom, "is_region", False
         )
-        tasks, kept = [], []
+        tasks, outcomes = [], []
         for idx, obs in enumerate(observations):
             try:
                 local = datasets[idx] if datasets is not None else self._prepare(dataset, obs, use_cutout)
             except NoOverlapError:
                 warnings.warn(f"Observation {obs.obs_id} does not overlap the geometry; skipped", stacklevel=2)
                 continue
+            except Exception as exc:  # a damaged observation: reported like a failure inside the reduction
+                outcomes.append(failure_from_exception(exc, obs.obs_id))
+                continue
+            outcomes.append(len(tasks))
             tasks.append((local, obs, self.makers))
-            kept.append(obs)
         executor = self.executor or ("processes" if (self.n_jobs or 1) > 1 else "serial")
         results = run_tasks(_reduce_task, tasks, executor=executor, n_jobs=self.n_jobs)
         if self.progress_bar and tasks:
             from tqdm import tqdm
 
             results = tqdm(results, total=len(tasks), desc="Reducing observations", unit="obs")
+        results = iter(results)
         stacked = dataset.copy(name=dataset.name) if self.stack_datasets else None
         collected = Datasets()
-        for _idx, result in results:
+        for outcome in outcomes:
+            result = next(results)[1] if isinstance(outcome, int) else outcome
             if isinstance(result, ReductionError):
                 self.failures.append(result)
                 if not self.skip_failed:

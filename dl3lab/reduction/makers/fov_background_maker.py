@@ -78,9 +78,13 @@ class FoVBackgroundMaker(Maker):
         return dataset
 
     def _sums(self, dataset):
-        mask = dataset.mask.data & ~np.isnan(dataset.npred().data)
-        counts = float(np.sum(dataset.counts.data[mask], dtype=float))
-        background = float(np.sum(dataset.npred_background().data[mask], dtype=float))
+        """Counts and predicted background summed over the safe, unexcluded, finite bins."""
+        template = dataset.background.data
+        mask = dataset.mask.data & ~np.isnan(template)
+        counts = float(np.sum(dataset.counts.data, where=mask, dtype=float))
+        factor = dataset._background_factor()
+        per_energy = np.sum(template, axis=(1, 2), where=mask, dtype=float)
+        background = float(np.sum(per_energy * (1.0 if factor is None else factor.ravel())))
         return counts, background, mask
 
     def _fail(self, dataset, reason):
@@ -91,9 +95,7 @@ class FoVBackgroundMaker(Maker):
         dataset.mask_safe = Map.from_geom(dataset._geom, data=np.zeros(dataset._geom.data_shape, bool), dtype=bool)
 
     def _check(self, dataset, counts, background):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            value = counts / background
-        if not np.isfinite(value):
+        if background == 0 or not np.isfinite(counts / background):
             return f"non-finite norm (counts {counts}, background {background})"
         if background <= self.min_npred_background:
             return f"background {background:.4g} <= min_npred_background {self.min_npred_background}"

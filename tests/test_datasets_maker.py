@@ -1,0 +1,105 @@
+"""DatasetsMaker: serial and parallel runs agree; failures name the observation; skip_failed keeps the rest."""
+
+import shutil
+
+import numpy as np
+import pytest
+from astropy import units as u
+from regions import CircleSkyRegion
+
+from dl3lab.reduction import (
+    DataStore,
+    DatasetsMaker,
+    FoVBackgroundMaker,
+    MapAxis,
+    MapDataset,
+    MapDatasetMaker,
+    ReductionError,
+    SafeMaskMaker,
+    WcsGeom,
+)
+
+from .conftest import STANDARD_HDUS, write_hdu_index
+
+RUNS = [23523, 23592, 23526, 23559]
+
+
+def _setup():
+    axis = MapAxis.from_bounds(1, 10, nbin=11, name="energy", unit="TeV", interp="log")
+    geom = WcsGeom.create(skydir=(83.63, 22.01), axes=[axis], width=5, binsz=0.02)
+    exclusion = geom.region_mask([CircleSkyRegion(geom.center_skydir, 0.2 * u.deg)], inside=False)
+    makers = [
+        MapDatasetMaker(),
+        SafeMaskMaker(methods=["aeff-default", "offset-max"], offset_max="3 deg"),
+        FoVBackgroundMaker(method="scale", exclusion_mask=exclusion),
+    ]
+    return geom, makers
+
+
+def _assert_same(a, b):
+    for name in ("counts", "exposure", "background", "mask_safe"):
+        np.testing.assert_array_equal(getattr(a, name).data, getattr(b, name).data)
+    np.testing.assert_array_equal(a.psf.psf_map.data, b.psf.psf_map.data)
+    np.testing.assert_array_equal(a.edisp.edisp_map.data, b.edisp.edisp_map.data)
+    np.testing.assert_array_equal(a.gti.met_start, b.gti.met_start)
+    np.testing.assert_array_equal(a.meta_table["OBS_ID"][0], b.meta_table["OBS_ID"][0])
+
+
+def test_parallel_equals_serial_and_manual_loop(hess_dir, reference):
+    geom, makers = _setup()
+    observations = DataStore.from_dir(hess_dir).get_observations(RUNS)
+    reference_dataset = MapDataset.create(geom, name="stacked")
+    serial = DatasetsMaker(makers, n_jobs=1, progress_bar=False).run(reference_dataset, observations)[0]
+    parallel = DatasetsMaker(makers, n_jobs=2, progress_bar=False).run(reference_dataset, observations)[0]
+    _assert_same(serial, parallel)
+    assert serial.name == "stacked"
+    assert reference_dataset.counts.data.sum() == 0  # the reference dataset is left untouched
+    assert list(serial.meta_table["OBS_ID"][0]) == RUNS
+    info = serial.info_dict()
+    assert info["counts"] == reference["map_stacked"]["counts"]
+    assert info["n_fit_bins"] == reference["map_stacked"]["n_fit_bins"]
+    assert info["background"] == pytest.approx(reference["map_stacked"]["background"], rel=1e-6)
+
+
+def test_unstacked_results_keep_observation_order(hess_dir):
+    geom, makers = _setup()
+    observations = DataStore.from_dir(hess_dir).get_observations(RUNS)
+    datasets = DatasetsMaker(makers, stack_datasets=False, n_jobs=2, progress_bar=False).run(
+        MapDataset.create(geom), observations
+    )
+    assert [int(d.meta_table["OBS_ID"][0]) for d in datasets] == RUNS
+    assert all(d.background_model is not None for d in datasets)
+
+
+@pytest.fixture
+def store_with_broken_run(hess_dir, tmp_path):
+    (tmp_path / "data").mkdir()
+    rows = []
+    for obs_id in (23523, 23592, 23526):
+        name = f"hess_dl3_dr1_obs_id_{obs_id:06d}.fits.gz"
+        shutil.copy(hess_dir / "data" / name, tmp_path / "data" / name)
+        rows += [(obs_id, t, c, "data", name, h) for t, c, h in STANDARD_HDUS]
+    broken = tmp_path / "data" / "hess_dl3_dr1_obs_id_023592.fits.gz"
+    broken.write_bytes(broken.read_bytes()[:5000])
+    write_hdu_index(tmp_path / "hdu-index.fits.gz", rows)
+    return tmp_path, broken
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_failure_names_observation_and_skip_failed_keeps_others(store_with_broken_run, n_jobs):
+    store_dir, broken = store_with_broken_run
+    geom, makers = _setup()
+    # The cutout needs the pointing, so the broken run fails in DatasetsMaker.run before reduction:
+    # use an explicit cutout width of None (no cutout) to let the failure happen inside the worker.
+    maker = DatasetsMaker(makers, n_jobs=n_jobs, progress_bar=False, cutout_width="6 deg")
+    observations = DataStore.from_dir(store_dir).get_observations([23523, 23592, 23526])
+    with pytest.raises(ReductionError) as info:
+        maker.run(MapDataset.create(geom), observations)
+    assert info.value.obs_id == 23592
+    assert str(broken) in str(info.value)
+    assert "Traceback" in info.value.traceback
+    maker.skip_failed = True
+    with pytest.warns(UserWarning, match="23592"):
+        result = maker.run(MapDataset.create(geom), observations)[0]
+    assert list(result.meta_table["OBS_ID"][0]) == [23523, 23526]
+    assert [f.obs_id for f in maker.failures] == [23592]
