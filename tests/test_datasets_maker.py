@@ -8,8 +8,8 @@ from astropy import units as u
 from regions import CircleSkyRegion
 
 from dl3lab.reduction import (
-    DataStore,
     DatasetsMaker,
+    DataStore,
     FoVBackgroundMaker,
     MapAxis,
     MapDataset,
