@@ -84,3 +84,49 @@ def test_cached_solid_angles_equal_geometry_solid_angles():
         np.testing.assert_array_equal(solid_angle_sr(cutout), cutout.solid_angle().to_value("sr"))
     other = WcsGeom.create(skydir=(10, -30), width=(4, 3), binsz=0.1, proj="TAN", frame="galactic")
     np.testing.assert_array_equal(solid_angle_sr(other), other.solid_angle().to_value("sr"))
+
+
+def test_grid_overlap_slices_equal_geometry_overlap_slices():
+    from astropy.coordinates import SkyCoord
+
+    from dl3lab.reduction import WcsGeom
+    from dl3lab.reduction.geom.grid import grid_offset, overlap_slices
+
+    parent = WcsGeom.create(skydir=(83.63, 22.01), width=5, binsz=0.02)
+    for ra, dec, width in ((82.01, 22.01, 6), (85.0, 23.5, 2), (83.63, 22.01, 1.3)):
+        child = parent.cutout(SkyCoord(ra, dec, unit="deg"), width=width)
+        assert grid_offset(child, parent) is not None
+        assert overlap_slices(child, parent) == child.overlap_slices(parent)
+    other = WcsGeom.create(skydir=(83.0, 22.01), width=2, binsz=0.02, proj="TAN")
+    assert grid_offset(other, parent) is None
+
+
+def test_irf_map_stack_is_exposure_weighted_mean():
+    from dl3lab.reduction import Map, WcsGeom
+    from dl3lab.reduction.datasets import PSFMap
+
+    e_true = MapAxis.from_bounds(0.5, 10, nbin=4, name="energy_true", unit="TeV", interp="log")
+    rad = MapAxis.from_bounds(0, 0.3, nbin=5, name="rad", unit="deg")
+    parent = WcsGeom.create(skydir=(0, 0), width=2, binsz=0.2)
+    child = parent.cutout(parent.center_skydir.directional_offset_by(0 * u.deg, 0.4 * u.deg), width=1.2)
+    rng = np.random.default_rng(1)
+
+    def make(geom):
+        psf = Map.from_geom(geom.to_cube([rad, e_true]), data=rng.random(geom.to_cube([rad, e_true]).data_shape))
+        expo = Map.from_geom(geom.to_cube([rad.squash(), e_true]), data=rng.random((4, 1) + geom.data_shape))
+        return PSFMap(psf, expo)
+
+    stacked, other = make(parent), make(child)
+    p0, x0 = stacked.psf_map.data.copy(), stacked.exposure_map.data.copy()
+    weights = (rng.random((1, 1) + child.data_shape) > 0.3).astype(float)
+    stacked.stack(other, weights=weights)
+    from dl3lab.reduction.geom.grid import overlap_slices
+
+    sl = (Ellipsis,) + overlap_slices(child, parent)[0]
+    xo = other.exposure_map.data * weights
+    expected = (p0[sl] * x0[sl] + other.psf_map.data * xo) / (x0[sl] + xo)
+    np.testing.assert_allclose(stacked.psf_map.data[sl], expected, rtol=1e-13)
+    np.testing.assert_allclose(stacked.exposure_map.data[sl], x0[sl] + xo, rtol=1e-15)
+    outside = np.ones(parent.data_shape, bool)
+    outside[sl[1:]] = False
+    np.testing.assert_array_equal(stacked.psf_map.data[..., outside], p0[..., outside])

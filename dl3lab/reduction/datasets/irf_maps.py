@@ -8,6 +8,7 @@ stacked (reduction spec §3, §4.4, §4.5, §10.1).
 import numpy as np
 from astropy import units as u
 
+from ..geom.grid import overlap_slices
 from ..interpolation import ScaledGridInterpolator
 
 __all__ = ["IRFMap", "PSFMap", "EDispKernelMap", "EDispMap", "diagonal_kernel"]
@@ -68,18 +69,35 @@ class IRFMap:
         """
         if self.exposure_map is None or other.exposure_map is None:
             raise ValueError(f"{type(self).__name__}.stack needs exposure maps on both sides")
-        slices = (Ellipsis,) + tuple(other._irf_map.geom.overlap_slices(self._irf_map.geom)[0])
+        slices = (Ellipsis,) + tuple(overlap_slices(other._irf_map.geom, self._irf_map.geom)[0])
         w_irf = 1.0 if weights is None else np.asarray(weights, dtype=float)
         w_exp = w_irf
         if weights is not None and w_irf.ndim == 4 and w_irf.shape[1] > 1:
             w_exp = np.any(w_irf > 0, axis=1, keepdims=True).astype(float)
         data = self._irf_map.data
         expo = self.exposure_map.data
-        other_term = np.nan_to_num(other._irf_map.data * other.exposure_map.data * w_irf)
-        weighted = data[slices] * expo[slices] + other_term
-        expo[slices] = expo[slices] + np.nan_to_num(other.exposure_map.data * w_exp)
+        other_expo = np.nan_to_num(other.exposure_map.data) * u.Unit(other.exposure_map.unit).to(
+            self.exposure_map.unit
+        )
+        old_expo = expo[slices].copy()
+        new_expo = old_expo + other_expo * w_exp
+        expo[slices] = new_expo
+        # P <- (P X + P_o X_o w) / (X + X_o w), written as P a + P_o b with small weight arrays.
         with np.errstate(invalid="ignore", divide="ignore"):
-            data[slices] = np.nan_to_num(weighted / expo[slices])
+            inverse = np.where(new_expo > 0, 1.0 / new_expo, 0.0)
+        a = old_expo * inverse
+        b = other_expo * w_irf * inverse
+        other_data = other._irf_map.data
+        scale = u.Unit(other._irf_map.unit).to(self._irf_map.unit)
+        if scale != 1:
+            other_data = other_data * scale
+        if not np.isfinite(other_data).all():
+            other_data = np.nan_to_num(other_data, nan=0.0, posinf=0.0, neginf=0.0)
+        target = data[slices]
+        np.multiply(target, a, out=target)
+        target += other_data * b
+        if not np.isfinite(target).all():
+            data[slices] = np.nan_to_num(target, nan=0.0, posinf=0.0, neginf=0.0)
 
 
 class PSFMap(IRFMap):

@@ -10,6 +10,7 @@ from astropy.time import Time
 
 from ..axes import MapAxis
 from ..data.gti import GTI
+from ..geom.grid import overlap_slices
 from ..maps import Map
 from .background_model import FoVBackgroundModel
 from .irf_maps import EDispKernelMap, EDispMap, PSFMap, diagonal_kernel
@@ -24,11 +25,11 @@ MIGRA_AXIS_DEFAULT = MapAxis.from_bounds(0.2, 5, nbin=48, interp="lin", name="mi
 BINSZ_IRF_DEFAULT = 0.2 * u.deg
 
 
-def _finite(array):
-    """``array`` with non-finite values set to zero (no copy when all are finite)."""
-    if np.isfinite(array).all():
-        return array
-    return np.nan_to_num(array, nan=0.0, posinf=0.0, neginf=0.0)
+def _add_where(target, values, where):
+    """``target += values`` where ``where`` is True, in place; non-finite values count as zero."""
+    if not np.isfinite(values).all():
+        values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
+    np.add(target, values, out=target, where=np.broadcast_to(where, target.shape), casting="unsafe")
 
 
 def cutout_maps(maps, position, width, mode="trim", min_npix=1):
@@ -402,15 +403,15 @@ class MapDataset:
         if other.mask_safe is not None and not other.mask_safe.data.any():
             return
         geom = self._geom
-        parent, _ = other._geom.overlap_slices(geom)
+        parent, _ = overlap_slices(other._geom, geom)
         sl = (Ellipsis,) + tuple(parent)
         eps = other.mask_safe.data if other.mask_safe is not None else np.ones(other.counts.data.shape, bool)
         eps_img = eps.any(axis=0)
 
         if self.counts is not None and other.counts is not None:
-            self.counts.data[sl] += _finite(other.counts.data * eps).astype(self.counts.data.dtype, copy=False)
+            _add_where(self.counts.data[sl], other.counts.data, eps)
         if self.exposure is not None and other.exposure is not None:
-            self.exposure.data[sl] += _finite(other.exposure.data * eps_img)
+            _add_where(self.exposure.data[sl], other.exposure.data, eps_img)
             if eps_img.any():
                 livetime = self.exposure.meta.get("livetime", 0 * u.s)
                 self.exposure.meta["livetime"] = livetime + other.exposure.meta.get("livetime", 0 * u.s)
@@ -419,7 +420,9 @@ class MapDataset:
             if factor is not None:
                 self.background.data *= factor
             self.models = None
-            self.background.data[sl] += _finite(other.npred_background().data * eps)
+            other_factor = other._background_factor()
+            other_bkg = other.background.data if other_factor is None else other.background.data * other_factor
+            _add_where(self.background.data[sl], other_bkg, eps)
         if self.psf is not None and other.psf is not None:
             self.psf.stack(other.psf, weights=mask_safe_psf_weights(other))
         if self.edisp is not None and other.edisp is not None:

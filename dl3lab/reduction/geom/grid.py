@@ -2,7 +2,7 @@
 
 import numpy as np
 
-__all__ = ["sky_grid_key", "grid_offset"]
+__all__ = ["sky_grid_key", "grid_offset", "overlap_slices"]
 
 
 def sky_grid_key(geom, with_crpix=True):
@@ -37,3 +37,24 @@ def grid_offset(child, parent):
     if not np.allclose(shift, rounded, atol=1e-9):
         return None
     return int(rounded[0]), int(rounded[1])
+
+
+def overlap_slices(child, parent):
+    """``(parent_slices, child_slices)`` (y, x) of the pixels ``child`` shares with ``parent``.
+
+    Uses the integer grid offset when both share a projection, and the geometry's own
+    (sky-coordinate based) method otherwise.
+    """
+    offset = grid_offset(child, parent)
+    if offset is None:
+        return child.overlap_slices(parent)
+    parent_slices, child_slices = [], []
+    for start, n_child, n_parent in zip(offset[::-1], tuple(child.npix)[::-1], tuple(parent.npix)[::-1]):
+        lo, hi = max(start, 0), min(start + n_child, n_parent)
+        if hi <= lo:
+            from ..errors import NoOverlapError
+
+            raise NoOverlapError("the geometries do not overlap")
+        parent_slices.append(slice(lo, hi))
+        child_slices.append(slice(lo - start, hi - start))
+    return tuple(parent_slices), tuple(child_slices)
