@@ -13,7 +13,44 @@ import traceback
 
 from .errors import DL3LabError, ReductionError
 
-__all__ = ["run_tasks", "resolve_n_jobs", "capture_failure", "failure_from_exception"]
+__all__ = [
+    "run_tasks",
+    "resolve_n_jobs",
+    "capture_failure",
+    "failure_from_exception",
+    "max_threads",
+    "set_max_threads",
+    "thread_pool",
+]
+
+_MAX_THREADS = None
+_POOL = None
+
+
+def max_threads():
+    """Upper limit on helper threads inside one reduction (default: the CPU count; 1 in worker processes)."""
+    if _MAX_THREADS is not None:
+        return _MAX_THREADS
+    env = os.environ.get("DL3LAB_THREADS")
+    return max(1, int(env)) if env else max(1, os.cpu_count() or 1)
+
+
+def set_max_threads(n):
+    """Limit the helper threads used inside one reduction (None restores the default)."""
+    global _MAX_THREADS
+    _MAX_THREADS = None if n is None else max(1, int(n))
+
+
+def thread_pool():
+    """A process-local thread pool for work that runs beside the main computation of one observation."""
+    global _POOL
+    if _POOL is None or _POOL[0] != os.getpid():
+        _POOL = (os.getpid(), concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="dl3lab"))
+    return _POOL[1]
+
+
+def _worker_init():
+    set_max_threads(1)
 
 
 def resolve_n_jobs(n_jobs, n_tasks):
@@ -65,7 +102,9 @@ def run_tasks(func, tasks, executor="serial", n_jobs=None):
     if executor == "processes":
         workers = resolve_n_jobs(n_jobs, len(tasks))
         context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-        with concurrent.futures.ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        with concurrent.futures.ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_worker_init
+        ) as pool:
             futures = [pool.submit(func, *args) for args in tasks]
             for idx, future in enumerate(futures):
                 yield idx, future.result()

@@ -44,19 +44,17 @@ class FixedPointingInfo:
     def from_header(cls, header, location_text=None):
         """Read from an EVENTS header (``location_text`` names obs and file in errors)."""
         mode = "DRIFT" if str(header.get("OBS_MODE", "")).strip().upper() == "DRIFT" else "POINTING"
-        location = earth_location_from_header(header)
+        location = earth_location_from_header(header) if mode == "DRIFT" else None
         alt, az = header.get("ALT_PNT"), header.get("AZ_PNT")
-        fixed_altaz = None
-        if alt is not None and az is not None:
-            fixed_altaz = SkyCoord(alt=float(alt) * u.deg, az=float(az) * u.deg, frame=AltAz(location=location))
         if mode == "DRIFT":
-            if fixed_altaz is None:
+            if alt is None or az is None:
                 raise DataFormatError(f"DRIFT mode needs ALT_PNT and AZ_PNT ({location_text})")
+            fixed_altaz = SkyCoord(alt=float(alt) * u.deg, az=float(az) * u.deg, frame=AltAz(location=location))
             return cls(mode, None, fixed_altaz, location)
         if "RA_PNT" not in header or "DEC_PNT" not in header:
             raise DataFormatError(f"EVENTS header lacks RA_PNT/DEC_PNT ({location_text})")
         icrs = SkyCoord(float(header["RA_PNT"]), float(header["DEC_PNT"]), unit="deg", frame="icrs")
-        return cls(mode, icrs, fixed_altaz, location)
+        return cls(mode, icrs, None, None)
 
     def get_icrs(self, time=None):
         """Pointing in ICRS at ``time`` (the fixed position in ``POINTING`` mode)."""

@@ -7,6 +7,8 @@ name the observation, the file and the HDU.
 
 import re
 
+import functools
+
 import numpy as np
 from astropy import units as u
 from astropy.io import fits
@@ -57,7 +59,12 @@ def parse_unit(text):
     """
     if text is None or not str(text).strip():
         return u.dimensionless_unscaled, True
-    return u.Unit(str(text).strip(), parse_strict="silent"), False
+    return _unit_from_string(str(text).strip()), False
+
+
+@functools.lru_cache(maxsize=256)
+def _unit_from_string(text):
+    return u.Unit(text, parse_strict="silent")
 
 
 def check_unit(unit, reference, column, fail):

@@ -6,6 +6,7 @@ from astropy import units as u
 from astropy.table import Table
 
 from ..datasets.irf_maps import EDispKernelMap, EDispMap, PSFMap
+from ..executor import max_threads, thread_pool
 from ..maps import Map
 from .core import Maker
 from .map_products import (
@@ -57,6 +58,10 @@ class MapDatasetMaker(Maker):
         Pad 2-D background tables by one offset bin on each side.
     fov_rotation_step : angle
         Rotation step of the Alt/Az-aligned background integration.
+    threads : int
+        Threads used for one observation: with 2 or more, the background is computed
+        beside the other maps. Capped by `dl3lab.reduction.executor.max_threads`
+        (1 inside worker processes).
     """
 
     tag = "MapDatasetMaker"
@@ -67,6 +72,7 @@ class MapDatasetMaker(Maker):
     background_interp_missing_data = traitlets.Bool(True)
     background_pad_offset = traitlets.Bool(True)
     fov_rotation_step = AngleTrait(1.0, positive=True)
+    threads = traitlets.Int(2, min=1)
 
     def __init__(self, selection=None, **kwargs):
         if selection is not None:
@@ -148,21 +154,31 @@ class MapDatasetMaker(Maker):
         kwargs = {"gti": observation.gti.copy(), "meta_table": make_meta_table(observation), "name": dataset.name}
         kwargs["meta"] = {"obs_info": dict(observation.meta)}
         selection = self.selection
-        if "counts" in selection:
-            kwargs["counts"] = self.make_counts(geom, observation)
-        else:
-            kwargs["counts"] = Map.from_geom(geom, dtype=np.float32)
-        if "exposure" in selection and dataset.exposure is not None:
-            kwargs["exposure"] = self.make_exposure(dataset.exposure.geom, observation)
+        background = None
         if "background" in selection:
-            kwargs["background"] = self.make_background(geom, observation)
-        if "psf" in selection and dataset.psf is not None:
-            kwargs["psf"] = self.make_psf(dataset.psf.psf_map.geom, observation)
-        if "edisp" in selection and dataset.edisp is not None:
-            edisp_geom = dataset.edisp.edisp_map.geom
-            if "migra" in edisp_geom.axes.names:
-                kwargs["edisp"] = self.make_edisp(edisp_geom, observation)
+            # Read everything the background needs here, so the helper thread only computes.
+            observation.bkg, observation.pointing, observation.gti  # noqa: B018
+            if min(self.threads, max_threads()) > 1:
+                background = thread_pool().submit(self.make_background, geom, observation)
+        try:
+            if "counts" in selection:
+                kwargs["counts"] = self.make_counts(geom, observation)
             else:
-                kwargs["edisp"] = self.make_edisp_kernel(edisp_geom, observation)
+                kwargs["counts"] = Map.from_geom(geom, dtype=np.float32)
+            if "exposure" in selection and dataset.exposure is not None:
+                kwargs["exposure"] = self.make_exposure(dataset.exposure.geom, observation)
+            if "psf" in selection and dataset.psf is not None:
+                kwargs["psf"] = self.make_psf(dataset.psf.psf_map.geom, observation)
+            if "edisp" in selection and dataset.edisp is not None:
+                edisp_geom = dataset.edisp.edisp_map.geom
+                if "migra" in edisp_geom.axes.names:
+                    kwargs["edisp"] = self.make_edisp(edisp_geom, observation)
+                else:
+                    kwargs["edisp"] = self.make_edisp_kernel(edisp_geom, observation)
+        finally:
+            if background is not None:
+                kwargs["background"] = background.result()
+        if "background" in selection and background is None:
+            kwargs["background"] = self.make_background(geom, observation)
         kwargs["mask_safe"] = Map.from_geom(geom, data=np.ones(geom.data_shape, bool), dtype=bool)
         return dataset.__class__(**kwargs)

@@ -5,17 +5,16 @@ projection depends only on the two geometries, so it is cached here.
 """
 
 import zlib
-from collections import OrderedDict
 
 import numpy as np
 
 from ..datasets.masks import pixel_centres_in
 from ..geom.grid import sky_grid_key
+from ..lru import LRUCache
 
 __all__ = ["project_mask", "clear_projection_cache"]
 
-_CACHE = OrderedDict()
-_CACHE_SIZE = 16
+_CACHE = LRUCache(16)
 
 
 def _geom_key(geom):
@@ -63,7 +62,6 @@ def project_mask(mask, geom, fill_value=False):
     key = (checksum, data.shape, _geom_key(mask.geom), _geom_key(geom), bool(fill_value))
     cached = _CACHE.get(key)
     if cached is not None:
-        _CACHE.move_to_end(key)
         return cached.copy()
     flat_idx = _lookup_indices(mask.geom, geom)
     inside = flat_idx >= 0
@@ -83,7 +81,5 @@ def project_mask(mask, geom, fill_value=False):
                 continue
             result[k][inside] = planes[ke][flat_idx[inside]]
         result = result.reshape(shape)
-    _CACHE[key] = result
-    if len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
+    _CACHE.put(key, result)
     return result.copy()

@@ -5,13 +5,12 @@ the geometry (and the pointing), so they are computed once and reused by every
 map of an observation, and by later observations on the same geometry.
 """
 
-from collections import OrderedDict
-
 import numpy as np
 from astropy.coordinates import SkyCoord
 
 from ..geom._utils import pixel_solid_angles
 from ..geom.grid import sky_grid_key
+from ..lru import LRUCache
 
 __all__ = [
     "pixel_centres",
@@ -23,18 +22,9 @@ __all__ = [
     "clear_caches",
 ]
 
-_CACHE_SIZE = 32
-_centres = OrderedDict()
-_offsets = OrderedDict()
-_solid = {}
-
-
-def _remember(cache, key, value):
-    cache[key] = value
-    cache.move_to_end(key)
-    while len(cache) > _CACHE_SIZE:
-        cache.popitem(last=False)
-    return value
+_centres = LRUCache(32)
+_offsets = LRUCache(32)
+_solid = LRUCache(32)
 
 
 def clear_caches():
@@ -55,7 +45,6 @@ def pixel_centres(geom, frame="icrs"):
     key = (sky_grid_key(geom), frame)
     cached = _centres.get(key)
     if cached is not None:
-        _centres.move_to_end(key)
         return cached
     nx, ny = (int(n) for n in np.ravel(geom.npix)[:2])
     yy, xx = np.mgrid[0:ny, 0:nx]
@@ -65,7 +54,7 @@ def pixel_centres(geom, frame="icrs"):
         lon, lat = c.spherical.lon.deg, c.spherical.lat.deg
     lon, lat = np.asarray(lon), np.asarray(lat)
     lon.flags.writeable = lat.flags.writeable = False
-    return _remember(_centres, key, (lon, lat))
+    return _centres.put(key, (lon, lat))
 
 
 def pointing_offsets(geom, pointing):
@@ -74,12 +63,11 @@ def pointing_offsets(geom, pointing):
     key = (sky_grid_key(geom), round(float(p.ra.deg), 12), round(float(p.dec.deg), 12))
     cached = _offsets.get(key)
     if cached is not None:
-        _offsets.move_to_end(key)
         return cached
     lon, lat = pixel_centres(geom, frame="icrs")
     sep = angular_separation_deg(lon, lat, p.ra.deg, p.dec.deg)
     sep.flags.writeable = False
-    return _remember(_offsets, key, sep)
+    return _offsets.put(key, sep)
 
 
 def solid_angle_sr(geom):
@@ -106,9 +94,7 @@ def solid_angle_sr(geom):
         hi = (max(hi[0], ehi_x), max(hi[1], ehi_y))
     array = _compute_solid_angle(geom.wcs, shift, lo, hi)
     array.flags.writeable = False
-    if len(_solid) > _CACHE_SIZE:
-        _solid.clear()
-    _solid[(family, frac)] = (lo, array)
+    _solid.put((family, frac), (lo, array))
     return solid_angle_sr(geom)
 
 
