@@ -5,9 +5,8 @@ Every reader helper takes a ``fail(message)`` callable that raises the
 name the observation, the file and the HDU.
 """
 
-import re
-
 import functools
+import re
 
 import numpy as np
 from astropy import units as u
