@@ -69,11 +69,11 @@ def test_single_run_irf_maps(single, reference, obs_id):
     dataset, _ = results[obs_id]
     assert list(dataset.psf.psf_map.data.shape) == ref["psf_map_shape"]
     radius = dataset.psf.containment_radius(0.68, 1 * u.TeV, geom.center_skydir)
-    assert radius.to_value("deg") == pytest.approx(ref["psf_containment_radius_68_at_1TeV_center_deg"], rel=1e-3)
+    assert radius.to_value("deg") == pytest.approx(ref["psf_containment_radius_68_at_1TeV_center_deg"], rel=1e-12)
     kernel = dataset.edisp.edisp_map.data
     assert list(kernel.shape) == ref["edisp_kernel_shape"]
     centre = kernel[:, :, kernel.shape[2] // 2, kernel.shape[3] // 2].sum(axis=1)
-    np.testing.assert_allclose(centre, ref["edisp_kernel_center_sum_per_energy_true"], rtol=1e-4, atol=1e-12)
+    np.testing.assert_allclose(centre, ref["edisp_kernel_center_sum_per_energy_true"], rtol=1e-10, atol=1e-15)
 
 
 @pytest.mark.parametrize("obs_id", RUNS)
