@@ -66,10 +66,11 @@ def test_stacked_summary(tutorial_output):
 
 def test_datasets_listing(tutorial_output):
     listing = tutorial_output[tutorial_output.index("Datasets\n--------") :]
-    entries = re.findall(
-        r"Dataset (\d): \n\n  Type       : (\w+)\n  Name       : (\S+)\n  Instrument : (\w+)\n  Models     : \['(\S+)'\]",
-        listing,
+    pattern = (
+        r"Dataset (\d): \n\n  Type       : (\w+)\n  Name       : (\S+)\n"
+        r"  Instrument : (\w+)\n  Models     : \['(\S+)'\]"
     )
+    entries = re.findall(pattern, listing)
     assert [e[0] for e in entries[:4]] == ["0", "1", "2", "3"]
     for _, kind, name, instrument, model in entries[:4]:
         assert kind == "MapDataset"

@@ -1,5 +1,7 @@
 """`MapDatasetMaker`: fill a dataset's counts, exposure, background, PSF and EDisp maps (spec §4)."""
 
+import threading
+
 import numpy as np
 import traitlets
 from astropy import units as u
@@ -8,10 +10,10 @@ from astropy.table import Table
 from ..datasets.irf_maps import EDispKernelMap, EDispMap, PSFMap
 from ..executor import max_threads, thread_pool
 from ..maps import Map
+from .background_projection import BackgroundComputation
 from .core import Maker
 from .map_products import (
     fill_counts,
-    make_background_data,
     make_edisp_kernel_data,
     make_edisp_map_data,
     make_exposure_data,
@@ -41,6 +43,29 @@ def make_meta_table(observation):
         row["RA_PNT"] = [icrs.ra.deg] * u.deg
         row["DEC_PNT"] = [icrs.dec.deg] * u.deg
     return Table(row)
+
+
+class _SharedBackground:
+    """The background of one observation, started in a helper thread and finished with the caller's help."""
+
+    def __init__(self, maker, geom, observation):
+        self._ready = threading.Event()
+        self._computation = None
+        self._future = thread_pool().submit(self._start, maker, geom, observation)
+
+    def _start(self, maker, geom, observation):
+        try:
+            self._computation = maker._background_computation(geom, observation)
+        finally:
+            self._ready.set()
+        self._computation.work()
+
+    def result(self):
+        self._ready.wait()
+        if self._computation is not None:
+            self._computation.work()  # the calling thread takes the chunks that are left
+        self._future.result()  # re-raises a failure of the helper thread
+        return self._computation.result()
 
 
 class MapDatasetMaker(Maker):
@@ -99,18 +124,20 @@ class MapDatasetMaker(Maker):
             bkg = bkg.pad_offset()
         return bkg
 
-    def make_background(self, geom, observation):
-        """Predicted background counts from the background IRF."""
+    def _background_computation(self, geom, observation):
         if observation.pointing.mode == "DRIFT":
             raise NotImplementedError(f"obs {observation.obs_id}: background for DRIFT pointing is not supported")
-        data = make_background_data(
+        return BackgroundComputation(
             self._background_irf(observation),
             geom,
             observation.get_pointing_icrs(observation.tmid),
             observation.observation_time_duration,
             oversampling=self.background_oversampling,
         )
-        return Map.from_geom(geom, data=data, unit="")
+
+    def make_background(self, geom, observation):
+        """Predicted background counts from the background IRF."""
+        return Map.from_geom(geom, data=self._background_computation(geom, observation).result(), unit="")
 
     def make_psf(self, geom, observation):
         """PSF map on ``geom`` (IRF geometry with ``[rad, energy_true]`` axes)."""
@@ -154,12 +181,12 @@ class MapDatasetMaker(Maker):
         kwargs = {"gti": observation.gti.copy(), "meta_table": make_meta_table(observation), "name": dataset.name}
         kwargs["meta"] = {"obs_info": dict(observation.meta)}
         selection = self.selection
-        background = None
+        shared = None
         if "background" in selection:
             # Read everything the background needs here, so the helper thread only computes.
             observation.bkg, observation.pointing, observation.gti  # noqa: B018
             if min(self.threads, max_threads()) > 1:
-                background = thread_pool().submit(self.make_background, geom, observation)
+                shared = _SharedBackground(self, geom, observation)
         try:
             if "counts" in selection:
                 kwargs["counts"] = self.make_counts(geom, observation)
@@ -176,9 +203,9 @@ class MapDatasetMaker(Maker):
                 else:
                     kwargs["edisp"] = self.make_edisp_kernel(edisp_geom, observation)
         finally:
-            if background is not None:
-                kwargs["background"] = background.result()
-        if "background" in selection and background is None:
+            if shared is not None:
+                kwargs["background"] = Map.from_geom(geom, data=shared.result(), unit="")
+        if "background" in selection and shared is None:
             kwargs["background"] = self.make_background(geom, observation)
         kwargs["mask_safe"] = Map.from_geom(geom, data=np.ones(geom.data_shape, bool), dtype=bool)
         return dataset.__class__(**kwargs)

@@ -7,16 +7,13 @@ geometry, vectorised over pixels and energies.
 import numpy as np
 from astropy import units as u
 
-from ..interpolation import trapz_loglog_from_log
-from .irf_projection import _LOG_TWO_TINY64 as LOG_TWO_TINY64
-from .irf_projection import PIXEL_CHUNK, SeparableIRF, evaluate_separable, outside_edges
-from .sky import pixel_centres, pointing_offsets, sky_offset_deg, solid_angle_sr, to_frame_deg
+from .irf_projection import evaluate_separable, outside_edges
+from .sky import pointing_offsets, to_frame_deg
 
 __all__ = [
     "fill_counts",
     "pointing_offsets",
     "make_exposure_data",
-    "make_background_data",
     "make_psf_data",
     "make_edisp_kernel_data",
     "make_edisp_map_data",
@@ -54,64 +51,6 @@ def make_exposure_data(aeff, energy_true_axis, offsets, livetime):
     area = evaluate_separable(aeff, {"energy_true": energy}, {"offset": offsets})
     factor = (u.Unit(aeff.unit) * u.Quantity(livetime)).to_value("m2 s")
     return area * factor
-
-
-def _fov_coordinates(geom, pointing, alignment):
-    lon, lat = pixel_centres(geom, frame="icrs")
-    p = pointing.icrs
-    xi, eta = sky_offset_deg(lon, lat, p.ra.deg, p.dec.deg)
-    if alignment == "REVERSE_LON_RADEC":
-        return xi, eta
-    if alignment == "RADEC":
-        return -xi, eta
-    raise NotImplementedError(f"background FoV alignment {alignment!r} is not supported yet")
-
-
-def make_background_data(bkg, geom, pointing, ontime, oversampling=None):
-    """Predicted background counts per reco-energy bin and pixel (spec §4.3 steps 4-9).
-
-    Parameters
-    ----------
-    bkg : `~dl3lab.reduction.irf.Background3D` or `~dl3lab.reduction.irf.Background2D`
-        Background rate, already hole-filled / padded if requested.
-    geom : `~dl3lab.reduction.geom.WcsGeom`
-        Target geometry with a reco ``energy`` axis.
-    pointing : `~astropy.coordinates.SkyCoord`
-        Fixed ICRS pointing.
-    ontime : `~astropy.units.Quantity`
-        Observation time (not livetime).
-    oversampling : int, optional
-        Energy oversampling factor.
-    """
-    energy_axis = geom.axes["energy"]
-    if oversampling:
-        energy_axis = energy_axis.upsample(int(oversampling))
-    e_unit = bkg.axes["energy"].unit
-    edges = energy_axis.edges.to_value(e_unit)
-    image = geom.to_image()
-    if "fov_lon" in bkg.axes.names:
-        fov_lon, fov_lat = _fov_coordinates(image, pointing, bkg.fov_alignment)
-        pixels = {"fov_lon": fov_lon, "fov_lat": fov_lat}
-    else:
-        pixels = {"offset": pointing_offsets(image, pointing)}
-    sep = SeparableIRF(bkg, {"energy": edges}, list(pixels), values_scale="log")
-    base, corners, pixel_bad = sep.pixel_weights(pixels)
-    factor = (u.Unit(bkg.unit) * e_unit).to("s-1 sr-1") * u.Quantity(ontime).to_value("s")  # a float
-    weight = np.ravel(solid_angle_sr(image)) * factor
-    data = np.empty((len(edges) - 1, len(base)))
-    for start in range(0, len(base), PIXEL_CHUNK):
-        sl = slice(start, start + PIXEL_CHUNK)
-        log_rate = sep.rows_at(base, corners, sl)
-        zero = log_rate <= LOG_TWO_TINY64
-        zero[pixel_bad[sl]] = True
-        zero[:, sep.fixed_bad] = True
-        integral = trapz_loglog_from_log(log_rate, zero, edges, axis=1)
-        data[:, sl] = (integral * weight[sl, None]).T
-    data = data.reshape((len(edges) - 1,) + image.data_shape)
-    if oversampling:
-        n = int(oversampling)
-        data = data.reshape((-1, n) + data.shape[1:]).sum(axis=1)
-    return data
 
 
 def make_psf_data(psf, energy_true_axis, rad_axis, offsets):
