@@ -173,6 +173,16 @@ class Map(ArithmeticMixin, AxisOpsMixin):
             f"shape={self._data.shape})"
         )
 
+    def __str__(self):
+        geom = self._geom
+        names = ["lon", "lat"] + [ax.name for ax in geom.axes]
+        shape = tuple(self._data.shape[::-1])
+        return (
+            f"{type(self).__name__}\n\n\tgeom  : {type(geom).__name__} \n \taxes  : {names}\n"
+            f"\tshape : {shape}\n\tndim  : {self._data.ndim}\n\tunit  : {self._unit!s}\n"
+            f"\tdtype : {self._data.dtype}\n"
+        )
+
     def is_allclose(self, other, rtol_axes=1e-3, atol_axes=1e-6, **kwargs):
         """Whether two maps have equivalent geometries and close data (``np.allclose`` kwargs)."""
         if not isinstance(other, Map) or self._data.shape != other.data.shape:
