@@ -5,8 +5,8 @@ import pytest
 from astropy.io import fits
 
 from dl3lab.reduction import (
-    DataStore,
     DatasetsMaker,
+    DataStore,
     MapAxis,
     MapDataset,
     MapDatasetMaker,
