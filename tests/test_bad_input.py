@@ -82,8 +82,11 @@ def test_missing_file_and_skip_missing(copy_run, hess_dir):
     with pytest.raises(MissingDataError) as info:
         store.get_observations([99999, 23592])
     assert "gone.fits.gz" in str(info.value) and "99999" in str(info.value)
-    with pytest.warns(UserWarning, match="99999"):
+    with pytest.warns(UserWarning) as record:
         observations = store.get_observations([99999, 23592, 12345], skip_missing=True)
+    messages = [str(w.message) for w in record]
+    assert any("99999" in m and "gone.fits.gz" in m for m in messages)
+    assert any("12345" in m and "not found" in m for m in messages)
     assert observations.ids == ["23592"]
 
 
