@@ -272,19 +272,21 @@ def trapz_loglog_from_log(log_y, zero, x, axis=0):
     shape = [1] * log_y.ndim
     shape[axis] = len(x) - 1
     log_ratio = np.log(x[1:] / x[:-1]).reshape(shape)
-    scale = x[:-1].reshape(shape) * log_ratio
-    # With gamma = (ln y0 - ln y1) / L and L = ln(x1/x0), the power-law integral is
-    # y0 x0 L (e^z - 1) / z where z = (1 - gamma) L = L + ln y1 - ln y0 (z -> 0 gives y0 x0 L).
-    z = log_y[hi] - log_y[lo]
-    z += log_ratio
+    # The power law through (x0, y0) and (x1, y1) integrates to (x1 y1 - x0 y0) / (1 - gamma), with
+    # 1 - gamma = z / L, z = L + ln y1 - ln y0 and L = ln(x1/x0); z -> 0 gives y0 x0 L.
+    node_shape = [1] * log_y.ndim
+    node_shape[axis] = len(x)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        xy = np.exp(log_y)
+        xy *= x.reshape(node_shape)
+        z = log_y[hi] - log_y[lo]
+        z += log_ratio
         near = np.abs(z) <= 1e-8 * np.abs(log_ratio)
-        factor = np.expm1(z)
-        factor /= z
-        factor[near] = 1.0
-        result = np.exp(log_y[lo])
-        result *= scale
-        result *= factor
+        result = xy[hi] - xy[lo]
+        result /= z
+        result *= log_ratio
+        if near.any():
+            result[near] = (xy[lo] * np.broadcast_to(log_ratio, result.shape))[near]
     bad = zero[lo] | zero[hi]
     bad |= ~np.isfinite(result)
     result[bad] = 0.0

@@ -29,7 +29,8 @@ def _add_where(target, values, where):
     """``target += values`` where ``where`` is True, in place; non-finite values count as zero."""
     if not np.isfinite(values).all():
         values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
-    np.add(target, values, out=target, where=np.broadcast_to(where, target.shape), casting="unsafe")
+    # Multiplying by the mask is several times faster than a masked ufunc call.
+    target += (values * where).astype(target.dtype, copy=False)
 
 
 def cutout_maps(maps, position, width, mode="trim", min_npix=1):
@@ -415,7 +416,7 @@ class MapDataset:
             if eps_img.any():
                 livetime = self.exposure.meta.get("livetime", 0 * u.s)
                 self.exposure.meta["livetime"] = livetime + other.exposure.meta.get("livetime", 0 * u.s)
-        if self.background is not None and other.background is not None:
+        if self.stat_type == "cash" and self.background is not None and other.background is not None:
             factor = self._background_factor()
             if factor is not None:
                 self.background.data *= factor

@@ -62,8 +62,10 @@ class BackgroundComputation:
         self.base, self.corners, self.pixel_bad = self.sep.pixel_weights(pixels)
         factor = (u.Unit(bkg.unit) * e_unit).to("s-1 sr-1") * u.Quantity(ontime).to_value("s")
         self.weight = np.ravel(solid_angle_sr(self.image)) * factor
-        self.data = np.empty((len(self.edges) - 1, len(self.base)))
-        self._starts = list(range(0, len(self.base), PIXEL_CHUNK))
+        # Pixels outside the table's FoV edges stay zero and are never evaluated.
+        self.data = np.zeros((len(self.edges) - 1, len(self.base)))
+        self._pixels = np.flatnonzero(~self.pixel_bad)
+        self._starts = list(range(0, len(self._pixels), PIXEL_CHUNK))
         self._next = 0
         self._remaining = len(self._starts)
         self._lock = threading.Lock()
@@ -72,10 +74,9 @@ class BackgroundComputation:
             self._done.set()
 
     def _process(self, start):
-        sl = slice(start, start + PIXEL_CHUNK)
+        sl = self._pixels[start : start + PIXEL_CHUNK]
         log_rate = self.sep.rows_at(self.base, self.corners, sl)
         zero = log_rate <= _LOG_TWO_TINY64
-        zero[self.pixel_bad[sl]] = True
         zero[:, self.sep.fixed_bad] = True
         integral = trapz_loglog_from_log(log_rate, zero, self.edges, axis=1)
         self.data[:, sl] = (integral * self.weight[sl, None]).T

@@ -210,19 +210,24 @@ def evaluate_separable(
     base, corners, pixel_bad = sep.pixel_weights(pixel_axes)
     n_pix = len(base)
     n_fixed = sep.rows.shape[1]
-    out = np.empty((n_fixed, n_pix))
-    zero = np.empty((n_fixed, n_pix), bool) if raw_log else None
-    for start in range(0, n_pix, PIXEL_CHUNK):
-        sl = slice(start, start + PIXEL_CHUNK)
+    # Pixels outside the axis edges take the fill value and are not evaluated.
+    pixels = np.flatnonzero(~pixel_bad) if fill_value is not None else np.arange(n_pix)
+    if raw_log:
+        out = np.zeros((n_fixed, n_pix))
+        zero = np.ones((n_fixed, n_pix), bool)
+    else:
+        out = np.full((n_fixed, n_pix), 0.0 if fill_value is None else float(fill_value))
+    no_bad = np.zeros(PIXEL_CHUNK, bool)
+    for start in range(0, len(pixels), PIXEL_CHUNK):
+        sl = pixels[start : start + PIXEL_CHUNK]
         values = sep.rows_at(base, corners, sl)
         if raw_log:
             z = values <= _LOG_TWO_TINY64
             if fill_value is not None:
-                z[pixel_bad[sl]] = True
                 z[:, sep.fixed_bad] = True
             zero[:, sl] = z.T
         else:
-            values = sep.finish(values, pixel_bad[sl], fill_value=fill_value, clip=clip)
+            values = sep.finish(values, no_bad[: len(sl)], fill_value=fill_value, clip=clip)
         out[:, sl] = values.T
     shape = sep.fixed_shape + tuple(pix_shape)
     if raw_log:
