@@ -73,6 +73,23 @@ class Datasets(list):
             stacked.stack(dataset)
         return stacked
 
+    def write(self, filename, overwrite=False):
+        """Write every dataset to ``<name>.fits`` beside the YAML index ``filename``.
+
+        All files are written under temporary names and renamed at the end; existing
+        files are only replaced with ``overwrite=True``.
+        """
+        from .io.index import write_datasets
+
+        write_datasets(self, filename, overwrite=overwrite)
+
+    @classmethod
+    def read(cls, filename):
+        """Read datasets from a YAML index written by :meth:`write` (or by Gammapy)."""
+        from .io.index import read_datasets
+
+        return read_datasets(filename)
+
     def info_table(self):
         """One row of summary figures per dataset, as an astropy Table."""
         from astropy.table import Table

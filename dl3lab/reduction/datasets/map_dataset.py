@@ -460,6 +460,38 @@ class MapDataset:
         kwargs["psf"] = self.psf
         return MapDataset(**kwargs)
 
+    # ------------------------------------------------------------------ I/O
+    def to_hdulist(self):
+        """The dataset as an `~astropy.io.fits.HDUList` in the gadf layout (spec §12.1)."""
+        from .io import dataset_to_hdulist
+
+        return dataset_to_hdulist(self)
+
+    @classmethod
+    def from_hdulist(cls, hdulist, name=None):
+        """Dataset from a gadf `~astropy.io.fits.HDUList`."""
+        from .io import dataset_from_hdulist
+
+        return dataset_from_hdulist(hdulist, cls=cls, name=name)
+
+    def write(self, filename, overwrite=False):
+        """Write to a gadf FITS file that Gammapy's ``MapDataset.read`` understands.
+
+        The file is written to a temporary name and renamed when complete, so an
+        error never leaves a partial file, and an existing file is only replaced
+        with ``overwrite=True`` (`FileExistsError` otherwise).
+        """
+        from .io import write_dataset
+
+        write_dataset(self, filename, overwrite=overwrite)
+
+    @classmethod
+    def read(cls, filename, name=None):
+        """Read a dataset from a gadf FITS file (written by dl3lab or Gammapy)."""
+        from .io import read_dataset
+
+        return read_dataset(filename, cls=cls, name=name)
+
     @property
     def meta_table_or_empty(self):
         """The meta table, or an empty table."""
