@@ -1,0 +1,72 @@
+"""Files written by dl3lab are read by Gammapy 2.1 (run in its own environment) with the same totals."""
+
+import json
+
+import pytest
+from astropy import units as u
+from regions import CircleSkyRegion
+
+from dl3lab.reduction import (
+    DataStore,
+    FoVBackgroundMaker,
+    MapAxis,
+    MapDataset,
+    MapDatasetMaker,
+    SafeMaskMaker,
+    WcsGeom,
+)
+
+from .gammapy_env import run_script
+
+READ_MAP_DATASET = """
+import json, sys, logging
+logging.disable(logging.WARNING)
+from gammapy.datasets import MapDataset
+import numpy as np
+from astropy import units as u
+d = MapDataset.read(sys.argv[1])
+info = d.info_dict()
+print(json.dumps({
+    "name": d.name, "counts": float(info["counts"]), "background": float(info["background"]),
+    "exposure_min": float(info["exposure_min"].to_value("m2 s")),
+    "exposure_max": float(info["exposure_max"].to_value("m2 s")),
+    "n_bins": int(info["n_bins"]), "n_fit_bins": int(info["n_fit_bins"]),
+    "livetime": float(d.exposure.meta["livetime"].to_value("s")),
+    "psf_r68": float(np.ravel(d.psf.containment_radius(0.68, 1 * u.TeV).to_value("deg"))[0]),
+    "obs_ids": [int(i) for i in list(d.meta_table["OBS_ID"][0])],
+}))
+"""
+
+
+@pytest.fixture(scope="module")
+def stacked(hess_dir):
+    store = DataStore.from_dir(hess_dir)
+    axis = MapAxis.from_bounds(1, 10, nbin=11, name="energy", unit="TeV", interp="log")
+    geom = WcsGeom.create(skydir=(83.63, 22.01), axes=[axis], width=5, binsz=0.02)
+    exclusion = geom.region_mask([CircleSkyRegion(geom.center_skydir, 0.2 * u.deg)], inside=False)
+    maker = MapDatasetMaker()
+    safe = SafeMaskMaker(methods=["aeff-default", "offset-max"], offset_max="3 deg")
+    fov = FoVBackgroundMaker(method="scale", exclusion_mask=exclusion)
+    result = MapDataset.create(geom, name="stacked")
+    for obs in store.get_observations([23523, 23592, 23526, 23559]):
+        local = result.cutout(obs.get_pointing_icrs(obs.tmid), width="6 deg")
+        result.stack(fov.run(safe.run(maker.run(local, obs), obs)))
+    return result
+
+
+def test_gammapy_reads_stacked_map_dataset(stacked, tmp_path, reference):
+    path = tmp_path / "stacked.fits"
+    stacked.write(path)
+    theirs = json.loads(run_script(READ_MAP_DATASET, path))
+    ours = stacked.info_dict()
+    assert theirs["name"] == "stacked"
+    assert theirs["counts"] == ours["counts"] == reference["map_stacked"]["counts"]
+    assert theirs["background"] == pytest.approx(ours["background"], rel=1e-12)
+    assert theirs["exposure_min"] == pytest.approx(ours["exposure_min"].to_value("m2 s"), rel=1e-12)
+    assert theirs["exposure_max"] == pytest.approx(ours["exposure_max"].to_value("m2 s"), rel=1e-12)
+    assert theirs["n_bins"] == ours["n_bins"]
+    assert theirs["n_fit_bins"] == ours["n_fit_bins"] == reference["map_stacked"]["n_fit_bins"]
+    assert theirs["livetime"] == pytest.approx(stacked.exposure.meta["livetime"].to_value("s"), rel=1e-12)
+    assert theirs["obs_ids"] == [23523, 23592, 23526, 23559]
+    r68 = stacked.psf.containment_radius(0.68, 1 * u.TeV).to_value("deg")
+    assert theirs["psf_r68"] == pytest.approx(r68, rel=1e-12)
