@@ -51,19 +51,24 @@ class FoVBackgroundMaker(Maker):
         """A fresh background model for ``dataset`` (norm 1, tilt 0)."""
         return FoVBackgroundModel(dataset.name, tilt_frozen=not self.fit_tilt)
 
-    def make_exclusion_mask(self, dataset):
+    def make_exclusion_mask(self, dataset, exclusion_mask=None):
         """Exclusion mask projected onto the counts geometry (nearest bin; outside = excluded)."""
         geom = dataset._geom
-        if self.exclusion_mask is None:
+        mask = self.exclusion_mask if exclusion_mask is None else exclusion_mask
+        if mask is None:
             return np.ones(geom.data_shape, bool)
-        return project_mask(self.exclusion_mask, geom, fill_value=False)
+        return project_mask(mask, geom, fill_value=False)
 
-    def run(self, dataset, observation=None):
-        """Set the dataset's FoV background model (in place) and return the dataset."""
+    def run(self, dataset, observation=None, exclusion_mask=None):
+        """Set the dataset's FoV background model (in place) and return the dataset.
+
+        ``exclusion_mask``, if given, is used instead of the maker's own (so a
+        pipeline can supply the mask it derives from its exclusion regions).
+        """
         if getattr(dataset._geom, "is_region", False):
             raise TypeError("FoVBackgroundMaker works on map datasets only, not on region (spectrum) datasets")
         mask_fit_saved = dataset.mask_fit
-        exclusion = self.make_exclusion_mask(dataset)
+        exclusion = self.make_exclusion_mask(dataset, exclusion_mask)
         fit_data = exclusion if mask_fit_saved is None else (mask_fit_saved.data & exclusion)
         dataset.mask_fit = Map.from_geom(dataset._geom, data=fit_data, dtype=bool)
         if dataset.background_model is None:
