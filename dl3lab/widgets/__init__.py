@@ -1,1 +1,10 @@
-"""Interactive views on the reduction engine (ipywidgets, bqplot, ipyaladin)."""
+"""Interactive views on the reduction engine (ipywidgets, bqplot, ipyaladin).
+
+Widgets link controls to the traits of the objects they show (makers, geometry,
+pipeline); validation and computation stay in :mod:`dl3lab.reduction`.
+"""
+
+from .controls import TraitControl, controls_for, trait_control
+from .makers import GeometryWidget, MakerWidget
+
+__all__ = ["GeometryWidget", "MakerWidget", "TraitControl", "controls_for", "trait_control"]
