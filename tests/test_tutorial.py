@@ -76,3 +76,15 @@ def test_datasets_listing(tutorial_output):
         assert kind == "MapDataset"
         assert instrument == "HESS"
         assert model == f"{name}-bkg"
+
+
+def test_spectrum_datasets_listing(tutorial_output):
+    """The spectral loop prints four ON/OFF spectra, as Gammapy's listing (empty model lists)."""
+    listing = tutorial_output[tutorial_output.rindex("Datasets\n--------") :]
+    expected = "Datasets\n--------\n\n" + "".join(
+        f"Dataset {idx}: \n\n  Type       : SpectrumDatasetOnOff\n  Name       : obs-{obs_id}\n"
+        "  Instrument : HESS\n  Models     : \n\n"
+        for idx, obs_id in enumerate([23523, 23592, 23526, 23559])
+    )
+    assert listing.startswith(expected)
+    assert listing[len(expected) :].strip() == ""

@@ -12,17 +12,23 @@ import matplotlib
 matplotlib.use("Agg")
 
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 from astropy import units as u  # noqa: E402
 from regions import CircleSkyRegion  # noqa: E402
 
 from dl3lab.reduction import (  # noqa: E402
+    Datasets,
     DatasetsMaker,
     DataStore,
     FoVBackgroundMaker,
     MapAxis,
     MapDataset,
     MapDatasetMaker,
+    ReflectedRegionsBackgroundMaker,
+    RegionGeom,
     SafeMaskMaker,
+    SpectrumDataset,
+    SpectrumDatasetMaker,
     WcsGeom,
 )
 
@@ -95,4 +101,27 @@ global_dataset = MapDataset.create(geom)
 makers = [dataset_maker, safe_mask_maker, fov_bkg_maker]  # the order matter
 datasets_maker = DatasetsMaker(makers, stack_datasets=False, n_jobs=1)
 datasets = datasets_maker.run(global_dataset, observations)
+print(datasets)
+
+# Spectrum dataset
+# on region is given by the CircleSkyRegion previously defined
+geom = RegionGeom.create(region=circle, axes=[energy_axis])
+exclusion_mask_2d = exclusion_mask.reduce_over_axes(np.logical_or, keepdims=False)
+
+spectrum_dataset_empty = SpectrumDataset.create(geom=geom, energy_axis_true=energy_axis_true)
+
+spectrum_dataset_maker = SpectrumDatasetMaker(containment_correction=False, selection=["counts", "exposure", "edisp"])
+reflected_bkg_maker = ReflectedRegionsBackgroundMaker(exclusion_mask=exclusion_mask_2d)
+safe_mask_masker = SafeMaskMaker(methods=["aeff-max"], aeff_percent=10)
+
+datasets = Datasets()
+
+for observation in observations:
+    dataset = spectrum_dataset_maker.run(
+        spectrum_dataset_empty.copy(name=f"obs-{observation.obs_id}"),
+        observation,
+    )
+    dataset_on_off = reflected_bkg_maker.run(dataset, observation)
+    dataset_on_off = safe_mask_masker.run(dataset_on_off, observation)
+    datasets.append(dataset_on_off)
 print(datasets)

@@ -12,6 +12,7 @@ __all__ = [
     "UnknownObservationError",
     "NoOverlapError",
     "ReductionError",
+    "IncompatibleRegionError",
 ]
 
 
@@ -69,6 +70,14 @@ class UnknownObservationError(DL3LabError, KeyError):
 
 class NoOverlapError(DL3LabError, ValueError):
     """A cutout or an observation does not overlap the requested geometry."""
+
+
+class IncompatibleRegionError(_LocatedError, ValueError):
+    """An ON region (or a requested correction) that the observation's IRFs cannot serve.
+
+    Raised, for example, for a circular ON region whose radius differs from a fixed
+    point-like ``RAD_MAX``, or for a containment correction with point-like IRFs.
+    """
 
 
 class ReductionError(_LocatedError, RuntimeError):

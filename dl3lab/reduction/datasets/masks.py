@@ -52,6 +52,8 @@ def mask_safe_psf_weights(dataset):
     """Safe-mask image looked up at the PSF-map pixel centres: weights of shape ``(1, 1, ny, nx)``."""
     if dataset.mask_safe is None or dataset.psf is None:
         return None
+    if getattr(dataset.psf.psf_map.geom, "is_region", False):
+        return dataset.mask_safe.data.any(axis=0)[None, None].astype(float)
     eps_img = dataset.mask_safe.data.any(axis=0)
     x, y = pixel_centres_in(dataset.psf.psf_map.geom, dataset.mask_safe.geom)
     return _nearest_lookup(eps_img, x, y)[None, None].astype(float)
@@ -82,8 +84,13 @@ def mask_safe_edisp_weights(dataset):
     if dataset.mask_safe is None or dataset.edisp is None:
         return None
     geom = dataset.edisp.edisp_map.geom
-    x, y = pixel_centres_in(geom, dataset.mask_safe.geom)
     eps = dataset.mask_safe.data
+    if getattr(geom, "is_region", False):
+        # one spatial bin: the safe mask itself is the weight (Gammapy's region branch)
+        if "migra" in geom.axes.names:
+            return eps.any(axis=0, keepdims=True)[None].astype(float)
+        return eps[None].astype(float)
+    x, y = pixel_centres_in(geom, dataset.mask_safe.geom)
     if "migra" in geom.axes.names:
         return _bilinear_nonzero(eps.any(axis=0, keepdims=True), x, y)[None].astype(float)
     return _bilinear_nonzero(eps, x, y)[None].astype(float)

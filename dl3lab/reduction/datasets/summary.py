@@ -31,19 +31,23 @@ def info_dict(dataset, in_safe_data_range=True):
     is none). ``background`` is the raw template while ``excess`` uses the
     FoV-corrected background, as in Gammapy.
     """
-    mask = dataset.mask_safe.data if (in_safe_data_range and dataset.mask_safe is not None) else None
+    mask = dataset.mask_safe.data.astype(bool) if (in_safe_data_range and dataset.mask_safe is not None) else None
     counts = _masked_sum(dataset.counts.data, mask)
     info = {"name": dataset.name, "counts": int(counts)}
     background = getattr(dataset, "background", None)
-    npred_bkg = dataset.npred_background().data
-    info["background"] = _masked_sum(background.data, mask) if background is not None else np.nan
-    info["excess"] = counts - _masked_sum(npred_bkg, mask)
-    bkg_sum = _masked_sum(npred_bkg, mask)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        excess = counts - bkg_sum
-        ts = 2 * (counts * np.log(counts / bkg_sum) - excess) if counts > 0 else 2 * bkg_sum
-        info["sqrt_ts"] = float(np.sign(excess) * np.sqrt(max(ts, 0.0)))
-    info["npred"] = _masked_sum(dataset.npred().data, mask)
+    if background is not None:
+        bkg_sum = _masked_sum(dataset.npred_background().data, mask)
+        info["background"] = _masked_sum(background.data, mask)
+        info["excess"] = counts - bkg_sum
+        with np.errstate(divide="ignore", invalid="ignore"):
+            excess = counts - bkg_sum
+            ts = 2 * (counts * np.log(counts / bkg_sum) - excess) if counts > 0 else 2 * bkg_sum
+            info["sqrt_ts"] = float(np.sign(excess) * np.sqrt(max(ts, 0.0)))
+    else:
+        bkg_sum = np.nan
+        info.update(background=np.nan, excess=np.nan, sqrt_ts=np.nan)
+    has_npred = bool(dataset.models) or background is not None
+    info["npred"] = _masked_sum(dataset.npred().data, mask) if has_npred else np.nan
     info["npred_background"] = bkg_sum
     info["npred_signal"] = np.nan
     exp_min, exp_max = _exposure_range(dataset)

@@ -43,8 +43,10 @@ def overlap_slices(child, parent):
     """``(parent_slices, child_slices)`` (y, x) of the pixels ``child`` shares with ``parent``.
 
     Uses the integer grid offset when both share a projection, and the geometry's own
-    (sky-coordinate based) method otherwise.
+    (sky-coordinate based) method otherwise. Region geometries (one spatial bin) overlap fully.
     """
+    if getattr(child, "is_region", False) or getattr(parent, "is_region", False):
+        return (slice(None), slice(None)), (slice(None), slice(None))
     offset = grid_offset(child, parent)
     if offset is None:
         return child.overlap_slices(parent)

@@ -228,6 +228,10 @@ class RegionGeom(Geom):
         geom = base.cutout(position=self.center_skydir, width=tuple(width))
         return geom.to_cube(self._axes)
 
+    def to_binsz(self, binsz):
+        """Return self (the single region bin has no pixel size; used for IRF geometries)."""
+        return self
+
     def to_binsz_wcs(self, binsz):
         """Copy whose helper WCS has pixel size ``binsz``."""
         return RegionGeom(self._region, axes=self._axes, binsz_wcs=binsz)

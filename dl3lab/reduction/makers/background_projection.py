@@ -9,11 +9,16 @@ from ..interpolation import trapz_loglog_from_log
 from .irf_projection import _LOG_TWO_TINY64, PIXEL_CHUNK, SeparableIRF
 from .sky import pixel_centres, pointing_offsets, sky_offset_deg, solid_angle_sr
 
-__all__ = ["BackgroundComputation", "make_background_data"]
+__all__ = ["BackgroundComputation", "make_background_data", "fov_coordinates"]
 
 
 def _fov_coordinates(geom, pointing, alignment):
     lon, lat = pixel_centres(geom, frame="icrs")
+    return fov_coordinates(lon, lat, pointing, alignment)
+
+
+def fov_coordinates(lon, lat, pointing, alignment):
+    """FoV ``(fov_lon, fov_lat)`` (deg) of ICRS positions ``(lon, lat)`` for a background ``alignment`` (spec §4.3)."""
     p = pointing.icrs
     xi, eta = sky_offset_deg(lon, lat, p.ra.deg, p.dec.deg)
     if alignment == "REVERSE_LON_RADEC":

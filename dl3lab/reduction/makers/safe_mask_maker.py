@@ -48,7 +48,7 @@ def template_inverse(energy, values, target, energy_min, energy_max, nbin=100):
         return 1e12 * (model(e)[0] - target)
 
     x = np.exp(np.linspace(np.log(energy_min), np.log(energy_max), nbin + 1))
-    signs = np.sign([f(xk) for xk in x])
+    signs = np.sign(1e12 * (model(x) - target))  # f at every sample, vectorised
     changes = np.nonzero(signs[:-1] != signs[1:])[0]
     for idx in changes:
         try:

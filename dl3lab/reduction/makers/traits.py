@@ -7,9 +7,9 @@ __all__ = ["AngleTrait", "SubsetList", "OptionalInstance"]
 
 
 class AngleTrait(traitlets.TraitType):
-    """An angle stored as a `~astropy.units.Quantity` in degrees.
+    """An angle stored as a `~astropy.units.Quantity` in degrees (or in ``unit``).
 
-    Accepts a Quantity, a string such as ``"3 deg"`` or a number (degrees).
+    Accepts a Quantity, a string such as ``"3 deg"`` or a number (in ``unit``).
 
     Parameters
     ----------
@@ -17,21 +17,24 @@ class AngleTrait(traitlets.TraitType):
         Require a strictly positive angle.
     allow_none : bool
         Accept None.
+    unit : str
+        Unit of storage and of plain numbers (default ``"deg"``).
     """
 
     info_text = "an angle (Quantity, '<value> <unit>' string, or degrees)"
 
-    def __init__(self, default_value=traitlets.Undefined, positive=False, **kwargs):
+    def __init__(self, default_value=traitlets.Undefined, positive=False, unit="deg", **kwargs):
         self.positive = positive
+        self.unit = u.Unit(unit)
         if default_value is not traitlets.Undefined and default_value is not None:
-            default_value = u.Quantity(default_value, "deg")
+            default_value = u.Quantity(default_value, self.unit)
         super().__init__(default_value=default_value, **kwargs)
 
     def validate(self, obj, value):
         if value is None and self.allow_none:
             return None
         try:
-            angle = u.Quantity(value, "deg") if not isinstance(value, u.Quantity) else value.to("deg")
+            angle = u.Quantity(value, self.unit) if not isinstance(value, u.Quantity) else value.to(self.unit)
         except (TypeError, ValueError, u.UnitsError):
             self.error(obj, value)
         if angle.ndim != 0 or not bool(abs(angle.value) < float("inf")):
