@@ -127,3 +127,78 @@ def test_damaged_and_foreign_files(tmp_path, datasets):
     index.write_text("datasets:\n- name: x\n  filename: missing.fits\n")
     with pytest.raises(DataFormatError, match="missing.fits"):
         Datasets.read(index)
+
+
+@pytest.fixture(scope="module")
+def spectra(hess_dir):
+    from astropy import units as u
+    from astropy.coordinates import SkyCoord
+    from regions import CircleSkyRegion
+
+    from dl3lab.reduction import (
+        ReflectedRegionsBackgroundMaker,
+        RegionGeom,
+        RingBackgroundMaker,
+        SpectrumDataset,
+        SpectrumDatasetMaker,
+    )
+
+    store = DataStore.from_dir(hess_dir)
+    axis = MapAxis.from_bounds(1, 10, nbin=11, name="energy", unit="TeV", interp="log")
+    e_true = MapAxis.from_bounds(0.3, 10, nbin=31, name="energy_true", unit="TeV", interp="log")
+    circle = CircleSkyRegion(SkyCoord(83.63, 22.01, unit="deg"), 0.2 * u.deg)
+    geom = WcsGeom.create(skydir=(83.63, 22.01), axes=[axis], width=5, binsz=0.05)
+    exclusion = geom.region_mask([circle], inside=False).reduce_over_axes(np.logical_or, keepdims=False)
+    empty = SpectrumDataset.create(geom=RegionGeom.create(region=circle, axes=[axis]), energy_axis_true=e_true)
+    obs = store.obs(23592)
+    spectrum = SpectrumDatasetMaker().run(empty.copy(name="spec-23592"), obs)
+    on_off = ReflectedRegionsBackgroundMaker(exclusion_mask=exclusion).run(spectrum, obs)
+    on_off = SafeMaskMaker(methods=["aeff-max"], aeff_percent=10).run(on_off, obs)
+    image = MapDatasetMaker().run(MapDataset.create(geom.to_image().to_cube([axis.squash()]), name="img"), obs)
+    ring = RingBackgroundMaker(r_in="0.5 deg", width="0.3 deg", exclusion_mask=exclusion).run(image)
+    return spectrum, on_off, ring
+
+
+def _assert_same_maps(a, b, keys):
+    assert a.name == b.name and type(a) is type(b)
+    for key in keys:
+        ma, mb = getattr(a, key), getattr(b, key)
+        np.testing.assert_array_equal(ma.data, mb.data, err_msg=key)
+        assert ma.data.dtype == mb.data.dtype, key
+    np.testing.assert_array_equal(a.edisp.edisp_map.data, b.edisp.edisp_map.data)
+    assert a.exposure.meta["livetime"] == b.exposure.meta["livetime"]
+    np.testing.assert_array_equal(a.gti.met_start, b.gti.met_start)
+
+
+ON_OFF_KEYS = ("counts", "counts_off", "acceptance", "acceptance_off", "exposure", "mask_safe")
+
+
+def test_spectrum_datasets_round_trip(spectra, tmp_path):
+    from dl3lab.reduction import MapDatasetOnOff, SpectrumDataset, SpectrumDatasetOnOff
+
+    spectrum, on_off, ring = spectra
+    spectrum.write(tmp_path / "spectrum.fits")
+    _assert_same_maps(spectrum, SpectrumDataset.read(tmp_path / "spectrum.fits"),
+                      ("counts", "exposure", "background", "mask_safe"))
+    for fmt in ("gadf", "ogip"):
+        path = tmp_path / f"onoff-{fmt}.fits"
+        on_off.write(path, format=fmt)
+        back = SpectrumDatasetOnOff.read(path)
+        _assert_same_maps(on_off, back, ON_OFF_KEYS)
+        assert len(back.off_regions) == len(on_off.off_regions) == 21
+        assert back.info_dict()["counts_off"] == on_off.info_dict()["counts_off"]
+    assert sorted(p.name for p in tmp_path.glob("onoff-ogip*")) == [
+        "onoff-ogip.fits", "onoff-ogip_arf.fits", "onoff-ogip_bkg.fits", "onoff-ogip_rmf.fits"]
+    ring.write(tmp_path / "ring.fits")
+    back = MapDatasetOnOff.read(tmp_path / "ring.fits")
+    _assert_same_maps(ring, back, ON_OFF_KEYS)
+
+
+def test_ogip_write_is_all_or_nothing(spectra, tmp_path):
+    _, on_off, _ = spectra
+    (tmp_path / "x_rmf.fits").write_bytes(b"keep me")
+    with pytest.raises(FileExistsError, match="x_rmf.fits"):
+        on_off.write(tmp_path / "x.fits", format="ogip")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x_rmf.fits"]
+    with pytest.raises(ValueError, match="ogip"):
+        spectra[0].write(tmp_path / "y.fits", format="ogip")

@@ -62,6 +62,19 @@ def cutout_maps(maps, position, width, mode="trim", min_npix=1):
     return result
 
 
+def _detect_format(filename):
+    """``"ogip"`` for a PHA file, else ``"gadf"``."""
+    from astropy.io import fits
+
+    try:
+        with fits.open(filename, memmap=False) as hdulist:
+            return "ogip" if "SPECTRUM" in hdulist else "gadf"
+    except FileNotFoundError:
+        raise
+    except Exception:
+        return "gadf"  # the gadf reader reports the problem with the file name
+
+
 def make_name(name=None):
     """The given name, or a random 8-character name."""
     if name is not None:
@@ -474,23 +487,50 @@ class MapDataset:
 
         return dataset_from_hdulist(hdulist, cls=cls, name=name)
 
-    def write(self, filename, overwrite=False):
-        """Write to a gadf FITS file that Gammapy's ``MapDataset.read`` understands.
+    def write(self, filename, overwrite=False, format="gadf"):
+        """Write to a FITS file that Gammapy reads.
 
-        The file is written to a temporary name and renamed when complete, so an
-        error never leaves a partial file, and an existing file is only replaced
-        with ``overwrite=True`` (`FileExistsError` otherwise).
+        Parameters
+        ----------
+        filename : path
+            Target file.
+        overwrite : bool
+            Replace an existing file (otherwise `FileExistsError`).
+        format : {"gadf", "ogip"}
+            ``gadf``: one file with every map (spec §12.1, §12.2). ``ogip``: PHA, BKG,
+            ARF and RMF files, for ON/OFF spectra only (spec §12.3).
+
+        Notes
+        -----
+        Files are written under temporary names and renamed when complete, so an
+        error never leaves a partial file and never touches an existing one.
         """
         from .io import write_dataset
+        from .io.ogip import write_ogip
 
-        write_dataset(self, filename, overwrite=overwrite)
+        if format == "gadf":
+            write_dataset(self, filename, overwrite=overwrite)
+        elif format == "ogip":
+            if self.tag != "SpectrumDatasetOnOff":
+                raise ValueError(f"the ogip format is for SpectrumDatasetOnOff, not {self.tag}")
+            write_ogip(self, filename, overwrite=overwrite)
+        else:
+            raise ValueError(f"unknown format {format!r}; use 'gadf' or 'ogip'")
 
     @classmethod
-    def read(cls, filename, name=None):
-        """Read a dataset from a gadf FITS file (written by dl3lab or Gammapy)."""
+    def read(cls, filename, name=None, format=None):
+        """Read a dataset written by dl3lab or Gammapy (``format`` is detected when None)."""
         from .io import read_dataset
+        from .io.ogip import read_ogip
 
-        return read_dataset(filename, cls=cls, name=name)
+        if format is None:
+            format = _detect_format(filename)
+        if format == "ogip":
+            dataset = read_ogip(filename)
+            if name is not None:
+                dataset._name = name
+            return dataset
+        return read_dataset(filename, cls=None if cls is MapDataset else cls, name=name)
 
     @property
     def meta_table_or_empty(self):

@@ -36,11 +36,23 @@ def _components(dataset):
     items += [("MASK_SAFE", dataset.mask_safe), ("MASK_FIT", dataset.mask_fit)]
     if hasattr(dataset, "counts_off"):
         items += [
-            ("COUNTS_OFF", dataset.counts_off),
+            ("COUNTS_OFF", _with_off_regions(dataset, dataset.counts_off)),
             ("ACCEPTANCE", dataset.acceptance),
             ("ACCEPTANCE_OFF", dataset.acceptance_off),
         ]
     return [(name, m) for name, m in items if m is not None]
+
+
+def _with_off_regions(dataset, counts_off):
+    """OFF counts on a region geometry listing the OFF regions (as Gammapy writes them), when known."""
+    regions = list(getattr(dataset, "off_regions", []) or [])
+    if counts_off is None or not regions:
+        return counts_off
+    from ...geom import RegionGeom
+    from ...geom._regions import regions_to_compound
+
+    geom = RegionGeom(regions_to_compound(regions), axes=counts_off.geom.axes)
+    return Map.from_geom(geom, data=counts_off.data, unit=counts_off.unit, meta=dict(counts_off.meta))
 
 
 def dataset_to_hdulist(dataset):
@@ -113,7 +125,22 @@ def dataset_from_hdulist(hdulist, cls=None, name=None, filename=None):
     kwargs["name"] = name or str(hdulist[0].header.get("NAME", "")).strip() or None
     if "psf" in kwargs and not _accepts_psf(cls):
         kwargs.pop("psf")
+    off = maps["COUNTS_OFF"]
+    if off is not None and type(off.geom).__name__ == "RegionGeom" and "off_regions" in _init_names(cls):
+        from ...geom._regions import compound_to_regions
+
+        parts = compound_to_regions(off.geom.region) if off.geom.region is not None else []
+        on_parts = compound_to_regions(maps["COUNTS"].geom.region) if maps["COUNTS"].geom.region is not None else []
+        if parts and [str(p) for p in parts] != [str(p) for p in on_parts]:
+            kwargs["off_regions"] = parts
+            kwargs["counts_off"] = Map.from_geom(maps["COUNTS"].geom, data=off.data, unit=off.unit, meta=off.meta)
     return cls(**kwargs)
+
+
+def _init_names(cls):
+    import inspect
+
+    return set(inspect.signature(cls.__init__).parameters)
 
 
 def _accepts_psf(cls):
