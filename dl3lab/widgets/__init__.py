@@ -6,5 +6,14 @@ pipeline); validation and computation stay in :mod:`dl3lab.reduction`.
 
 from .controls import TraitControl, controls_for, trait_control
 from .makers import GeometryWidget, MakerWidget
+from .sky_view import SkyView, use_local_aladin_lite
 
-__all__ = ["GeometryWidget", "MakerWidget", "TraitControl", "controls_for", "trait_control"]
+__all__ = [
+    "GeometryWidget",
+    "MakerWidget",
+    "SkyView",
+    "TraitControl",
+    "controls_for",
+    "trait_control",
+    "use_local_aladin_lite",
+]

@@ -1,0 +1,161 @@
+"""`SkyView`: an Aladin Lite view (ipyaladin) showing the reduction's geometry, regions and result maps.
+
+It subclasses ``ipyaladin.Aladin`` to work around known problems of ipyaladin 0.8.1:
+
+- the queue of calls made before the view is loaded, and the click listeners,
+  are shared by all instances: here they belong to each view;
+- overlays vanish when the view is re-rendered: every named layer is kept and
+  sent again when the front end reloads;
+- only float images render: maps (including boolean masks) are sent as float32;
+- annuli and points are not supported: they are drawn as circles;
+- Aladin Lite is loaded from a CDN: :func:`use_local_aladin_lite` points the view
+  to another copy (for example the ``aladin-lite`` npm package served locally).
+
+Layers are named; showing a layer again replaces it in place.
+"""
+
+import io
+import os
+from pathlib import Path
+
+import numpy as np
+from astropy import units as u
+from astropy.coordinates import SkyCoord
+from astropy.io import fits
+from ipyaladin import Aladin
+from ipyaladin.utils.call_store import CallStore
+from regions import CircleAnnulusSkyRegion, CircleSkyRegion, PointSkyRegion, PolygonSkyRegion
+
+__all__ = ["SkyView", "use_local_aladin_lite", "ALADIN_LITE_CDN"]
+
+ALADIN_LITE_CDN = "https://esm.sh/aladin-lite@3.9.2-beta"
+_POINT_RADIUS = 0.02 * u.deg
+
+
+def _patched_esm(url):
+    source = (Path(Aladin._esm).read_text() if isinstance(Aladin._esm, Path | str) and Path(Aladin._esm).exists()
+              else str(Aladin._esm))
+    if ALADIN_LITE_CDN not in source:
+        raise RuntimeError("this ipyaladin version does not load Aladin Lite from the expected CDN address")
+    return source.replace(ALADIN_LITE_CDN, url)
+
+
+def use_local_aladin_lite(url=None):
+    """Make new sky views load Aladin Lite from ``url`` (default: ``DL3LAB_ALADIN_LITE_URL``).
+
+    ``None`` with no environment variable restores the CDN.
+    """
+    url = url or os.environ.get("DL3LAB_ALADIN_LITE_URL")
+    SkyView._esm = _patched_esm(url) if url else Aladin._esm
+
+
+def _as_circles(region):
+    """Regions Aladin Lite can draw: annuli become two circles, points small circles."""
+    if isinstance(region, CircleAnnulusSkyRegion):
+        return [CircleSkyRegion(region.center, region.inner_radius), CircleSkyRegion(region.center, region.outer_radius)]
+    if isinstance(region, PointSkyRegion):
+        return [CircleSkyRegion(region.center, _POINT_RADIUS)]
+    return [region]
+
+
+def image_hdulist(image):
+    """A float32 FITS image of a 2-D WCS map (booleans as 0/1), as Aladin Lite needs."""
+    data = np.asarray(image.data)
+    if data.ndim != 2:
+        raise ValueError(f"a sky view image must be 2-D, got shape {data.shape}")
+    header = image.geom.wcs.to_header()
+    return fits.HDUList([fits.PrimaryHDU(data=data.astype(np.float32), header=header)])
+
+
+class SkyView(Aladin):
+    """Aladin Lite view with named, replaceable dl3lab layers.
+
+    Parameters
+    ----------
+    **kwargs
+        Passed to ``ipyaladin.Aladin`` (``target``, ``fov``, ``survey``, ``height`` ...).
+    """
+
+    def __init__(self, **kwargs):
+        # Per-instance state (ipyaladin keeps these on the class).
+        self._call_store = CallStore()
+        self.listener_callback = {}
+        self._layers = {}
+        super().__init__(**kwargs)
+        self.observe(self._reloaded, names="_is_loaded")
+
+    # ------------------------------------------------------------- internals
+    def _reloaded(self, change):
+        if change["new"]:
+            for resend in list(self._layers.values()):
+                resend()
+
+    def _remove_layer(self, name):
+        if name in self._layers:
+            del self._layers[name]
+            if name in self._overlay_manager:
+                self._overlay_manager.pop(name)
+            self._send_or_queue({"event_name": "remove_overlay", "overlay_names": [name]})
+
+    def _show(self, name, send):
+        self._remove_layer(name)
+        self._layers[name] = send
+        if self._is_loaded:
+            send()
+
+    @property
+    def layer_names(self):
+        """Names of the layers currently shown."""
+        return list(self._layers)
+
+    def remove_layer(self, name):
+        """Remove a named layer (no error if it is not shown)."""
+        self._remove_layer(name)
+
+    # ---------------------------------------------------------------- layers
+    def show_regions(self, name, regions, color="#00c8ff", line_width=2):
+        """Show sky regions as the layer ``name`` (replacing it)."""
+        shapes = [part for region in regions for part in _as_circles(region)]
+
+        def send():
+            self.send({"event_name": "add_overlay", "regions_infos": [_region_info(r) for r in shapes],
+                       "graphic_options": {"name": name, "color": color, "lineWidth": line_width}})
+
+        self._show(name, send)
+
+    def show_geometry(self, geom, name="geometry", color="#ffffff"):
+        """Show the footprint of a WCS geometry."""
+        nx, ny = (int(n) for n in np.ravel(geom.npix)[:2])
+        x = np.array([-0.5, nx - 0.5, nx - 0.5, -0.5])
+        y = np.array([-0.5, -0.5, ny - 0.5, ny - 0.5])
+        lon, lat = geom.wcs.wcs_pix2world(x, y, 0)
+        polygon = PolygonSkyRegion(SkyCoord(lon, lat, unit="deg", frame=geom.frame))
+        self.show_regions(name, [polygon], color=color)
+
+    def show_pointings(self, pointings, offset_max=None, name="pointings", color="#ffd000"):
+        """Show pointing positions (and ``offset_max`` circles around them)."""
+        pointings = [p for p in pointings]
+        regions = [PointSkyRegion(p) for p in pointings]
+        self.show_regions(name, regions, color=color)
+        if offset_max is not None:
+            circles = [CircleSkyRegion(p, u.Quantity(offset_max, "deg")) for p in pointings]
+            self.show_regions(f"{name}-offset-max", circles, color=color, line_width=1)
+
+    def show_image(self, name, image, colormap="viridis", opacity=0.8):
+        """Show a 2-D WCS map (counts, excess, significance, safe mask...) as the layer ``name``."""
+        hdulist = image_hdulist(image)
+        buffer = io.BytesIO()
+        hdulist.writeto(buffer)
+        payload = buffer.getvalue()
+        options = {"name": name, "colormap": colormap, "opacity": opacity}
+
+        def send():
+            self.send({"event_name": "add_fits", "options": options}, buffers=[payload])
+
+        self._show(name, send)
+
+
+def _region_info(region):
+    from ipyaladin.utils._region_converter import RegionInfos
+
+    return RegionInfos(region).to_clean_dict()

@@ -1,0 +1,88 @@
+"""Sky view without a browser: messages sent to the front end are checked with a mocked ``send``."""
+
+from unittest import mock
+
+import numpy as np
+from astropy import units as u
+from astropy.coordinates import SkyCoord
+from astropy.io import fits
+from regions import CircleAnnulusSkyRegion, CircleSkyRegion
+
+from dl3lab.reduction import Map, MapAxis, WcsGeom
+from dl3lab.widgets.sky_view import ALADIN_LITE_CDN, SkyView, use_local_aladin_lite
+
+
+def loaded_view():
+    view = SkyView(target=SkyCoord(83.63, 22.01, unit="deg"), fov=5)
+    view.send = mock.Mock()
+    view._is_loaded = True
+    return view
+
+
+def events(view):
+    return [c.args[0]["event_name"] for c in view.send.call_args_list]
+
+
+def test_layers_are_queued_until_loaded_and_sent_per_instance():
+    first = SkyView()
+    first.send = mock.Mock()
+    second = SkyView()
+    second.send = mock.Mock()
+    first.show_regions("on", [CircleSkyRegion(SkyCoord(83.63, 22.01, unit="deg"), 0.2 * u.deg)])
+    assert first.send.call_count == 0
+    first._is_loaded = True
+    assert events(first) == ["add_overlay"]
+    second._is_loaded = True
+    assert second.send.call_count == 0  # nothing leaks from one view to another
+    assert first._call_store is not second._call_store
+    assert first.listener_callback is not second.listener_callback
+
+
+def test_showing_a_layer_again_replaces_it():
+    view = loaded_view()
+    geom = WcsGeom.create(skydir=(83.63, 22.01), width=2, binsz=0.1)
+    mask = Map.from_geom(geom, data=np.ones(geom.data_shape, bool), dtype=bool)
+    view.show_image("safe-mask", mask)
+    view.show_image("safe-mask", mask, colormap="grayscale")
+    assert events(view) == ["add_fits", "remove_overlay", "add_fits"]
+    removal = view.send.call_args_list[1].args[0]
+    assert removal["overlay_names"] == ["safe-mask"]
+    last = view.send.call_args_list[2]
+    assert last.args[0]["options"] == {"name": "safe-mask", "colormap": "grayscale", "opacity": 0.8}
+    image = fits.open(__import__("io").BytesIO(last.kwargs["buffers"][0]))[0]
+    assert image.data.dtype.kind == "f" and image.data.dtype.itemsize == 4
+    assert image.data.sum() == mask.data.sum()
+    assert view.layer_names == ["safe-mask"]
+
+
+def test_layers_are_sent_again_after_a_reload():
+    view = loaded_view()
+    geom = WcsGeom.create(skydir=(83.63, 22.01), width=3, binsz=0.05, axes=[
+        MapAxis.from_bounds(1, 10, nbin=2, name="energy", unit="TeV", interp="log")])
+    view.show_geometry(geom)
+    view.show_pointings([SkyCoord(82.01, 22.01, unit="deg")], offset_max=2.5 * u.deg)
+    sent = view.send.call_count
+    view._is_loaded = False
+    view._is_loaded = True
+    assert view.send.call_count == 2 * sent
+    assert sorted(view.layer_names) == ["geometry", "pointings", "pointings-offset-max"]
+
+
+def test_unsupported_shapes_are_drawn_as_circles():
+    view = loaded_view()
+    centre = SkyCoord(83.63, 22.01, unit="deg")
+    view.show_regions("exclusion", [CircleAnnulusSkyRegion(centre, 0.5 * u.deg, 0.8 * u.deg)])
+    infos = view.send.call_args_list[0].args[0]["regions_infos"]
+    assert len(infos) == 2
+    assert all(info["infos"]["radius"] > 0 for info in infos)
+
+
+def test_local_aladin_lite_replaces_the_cdn_import():
+    try:
+        use_local_aladin_lite("/files/aladin-lite/aladin.js")
+        view = SkyView()
+        assert "/files/aladin-lite/aladin.js" in view._esm
+        assert ALADIN_LITE_CDN not in view._esm
+    finally:
+        use_local_aladin_lite(None)
+    assert ALADIN_LITE_CDN in SkyView()._esm
