@@ -52,7 +52,7 @@ def use_local_aladin_lite(url=None):
 def _as_circles(region):
     """Regions Aladin Lite can draw: annuli become two circles, points small circles."""
     if isinstance(region, CircleAnnulusSkyRegion):
-        return [CircleSkyRegion(region.center, region.inner_radius), CircleSkyRegion(region.center, region.outer_radius)]
+        return [CircleSkyRegion(region.center, radius) for radius in (region.inner_radius, region.outer_radius)]
     if isinstance(region, PointSkyRegion):
         return [CircleSkyRegion(region.center, _POINT_RADIUS)]
     return [region]
