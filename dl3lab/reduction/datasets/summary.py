@@ -3,7 +3,7 @@
 import numpy as np
 from astropy import units as u
 
-__all__ = ["info_dict", "format_summary"]
+__all__ = ["info_dict", "format_summary", "energy_profiles"]
 
 
 def _masked_sum(data, mask):
@@ -109,3 +109,30 @@ def extra_summary_lines(dataset):
     """Additional lines for ON/OFF datasets (overridden through ``dataset._summary_extra``)."""
     extra = getattr(dataset, "_summary_extra", None)
     return extra() if extra is not None else []
+
+
+def energy_profiles(dataset):
+    """Counts, predicted background and excess per reco-energy bin, summed inside the safe mask.
+
+    Returns
+    -------
+    dict
+        ``edges`` (TeV), ``counts``, ``background``, ``excess`` and ``safe`` (whether
+        any pixel of the bin is in the safe mask), one value per energy bin; ON/OFF
+        datasets also give ``counts_off``.
+    """
+    axis = dataset._geom.axes["energy"]
+    n = axis.nbin
+    mask = dataset.mask_safe.data if dataset.mask_safe is not None else np.ones(dataset.counts.data.shape, bool)
+    counts = np.sum(dataset.counts.data, axis=(1, 2), where=mask, dtype=float)
+    background = np.sum(dataset.npred_background().data, axis=(1, 2), where=mask, dtype=float)
+    result = {
+        "edges": axis.edges.to_value("TeV"),
+        "counts": counts,
+        "background": background,
+        "excess": counts - background,
+        "safe": mask.reshape(n, -1).any(axis=1),
+    }
+    if getattr(dataset, "counts_off", None) is not None:
+        result["counts_off"] = np.sum(dataset.counts_off.data, axis=(1, 2), where=mask, dtype=float)
+    return result

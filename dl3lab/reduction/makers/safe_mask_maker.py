@@ -191,8 +191,8 @@ class SafeMaskMaker(Maker):
             return np.zeros(dataset._geom.data_shape, bool)
         return dataset._geom.energy_mask(energy_min=e_min)
 
-    def edisp_bias_threshold(self, dataset, observation=None):
-        """Lower reco-energy threshold of the ``edisp-bias`` rule."""
+    def energy_bias(self, dataset, observation=None):
+        """True-energy centres (TeV) and the relative energy bias ``(<E> - E') / E'`` of the kernel."""
         if self.irfs == "DL3":
             self._require(observation, "edisp-bias")
             edisp = observation.edisp
@@ -204,10 +204,14 @@ class SafeMaskMaker(Maker):
         else:
             position = self._get_position(observation, dataset._geom)
             kernel, e_true, e_reco = _kernel_at(dataset, position)
-        bias = self.bias_percent / 100
         with np.errstate(invalid="ignore", divide="ignore"):
             mean = (kernel * e_reco[None, :]).sum(axis=1) / kernel.sum(axis=1)
-            values = (mean - e_true) / e_true
+            return e_true, (mean - e_true) / e_true
+
+    def edisp_bias_threshold(self, dataset, observation=None):
+        """Lower reco-energy threshold of the ``edisp-bias`` rule."""
+        e_true, values = self.energy_bias(dataset, observation)
+        bias = self.bias_percent / 100
         e_lo = e_true[np.nanargmax(values)]
         root = template_inverse(e_true, values, bias, e_lo, e_true[-1])
         if np.isnan(root):
@@ -218,16 +222,47 @@ class SafeMaskMaker(Maker):
         """Bins above the reco energy where the energy bias falls to ``bias_percent`` %."""
         return dataset._geom.energy_mask(energy_min=self.edisp_bias_threshold(dataset, observation))
 
-    def bkg_peak_threshold(self, dataset, observation=None):
-        """Lower edge of the energy bin where the background spectrum peaks."""
+    def background_spectrum(self, dataset, observation=None):
+        """Energy edges (TeV) and the background spectrum the ``bkg-peak`` rule uses."""
         if self.irfs == "DL3":
             self._require(observation, "bkg-peak")
-            bkg = observation.bkg
-            spectrum, edges = _bkg_irf_spectrum(bkg)
+            spectrum, edges = _bkg_irf_spectrum(observation.bkg)
         else:
             spectrum = dataset.npred_background().data.reshape(dataset._geom.data_shape[0], -1).sum(axis=1)
             edges = dataset._geom.axes["energy"].edges.to_value("TeV")
+        return edges, spectrum
+
+    def bkg_peak_threshold(self, dataset, observation=None):
+        """Lower edge of the energy bin where the background spectrum peaks."""
+        edges, spectrum = self.background_spectrum(dataset, observation)
         return u.Quantity(edges[int(np.argmax(spectrum))], "TeV")
+
+    def diagnostics(self, dataset, observation=None):
+        """Curves and thresholds behind the energy rules, for plots.
+
+        Returns
+        -------
+        dict
+            ``aeff``: true-energy centres, effective area and the ``aeff-max`` threshold;
+            ``bias``: true-energy centres, energy bias and the ``edisp-bias`` threshold;
+            ``background``: energy edges, spectrum and the ``bkg-peak`` threshold. A part
+            is None when the dataset lacks what it needs.
+        """
+        result = {"aeff": None, "bias": None, "background": None}
+        if dataset.exposure is not None:
+            energy, area = self.aeff_spectrum(dataset, observation)
+            threshold = self.aeff_max_threshold(dataset, observation)
+            result["aeff"] = {"energy": energy, "value": area, "threshold": threshold,
+                              "level": self.aeff_percent / 100 * np.max(area) if np.any(area > 0) else 0.0}
+        if dataset.edisp is not None:
+            energy, bias = self.energy_bias(dataset, observation)
+            threshold = self.edisp_bias_threshold(dataset, observation)
+            result["bias"] = {"energy": energy, "value": bias, "threshold": threshold, "level": self.bias_percent / 100}
+        if getattr(dataset, "background", None) is not None:
+            edges, spectrum = self.background_spectrum(dataset, observation)
+            result["background"] = {"edges": edges, "value": spectrum,
+                                    "threshold": u.Quantity(edges[int(np.argmax(spectrum))], "TeV")}
+        return result
 
     def make_mask_energy_bkg_peak(self, dataset, observation=None):
         """Bins above the peak of the background spectrum."""
