@@ -74,3 +74,22 @@ def copy_run(hess_dir, tmp_path):
         return store, target, obs_id
 
     return make
+
+
+def store_with_truncated_run(hess_dir, store_dir, obs_ids, broken_id, keep_bytes=5000):
+    """Data store under ``store_dir`` with copies of ``obs_ids``; the file of ``broken_id`` is truncated.
+
+    Returns the path of the truncated file.
+    """
+    import shutil
+
+    (store_dir / "data").mkdir(parents=True, exist_ok=True)
+    rows = []
+    for obs_id in obs_ids:
+        name = f"hess_dl3_dr1_obs_id_{obs_id:06d}.fits.gz"
+        shutil.copy(hess_dir / "data" / name, store_dir / "data" / name)
+        rows += [(obs_id, t, c, "data", name, h) for t, c, h in STANDARD_HDUS]
+    broken = store_dir / "data" / f"hess_dl3_dr1_obs_id_{broken_id:06d}.fits.gz"
+    broken.write_bytes(broken.read_bytes()[:keep_bytes])
+    write_hdu_index(store_dir / "hdu-index.fits.gz", rows)
+    return broken

@@ -1,6 +1,5 @@
 """DatasetsMaker: serial and parallel runs agree; failures name the observation; skip_failed keeps the rest."""
 
-import shutil
 
 import numpy as np
 import pytest
@@ -19,7 +18,7 @@ from dl3lab.reduction import (
     WcsGeom,
 )
 
-from .conftest import STANDARD_HDUS, write_hdu_index
+from .conftest import store_with_truncated_run
 
 RUNS = [23523, 23592, 23526, 23559]
 
@@ -73,16 +72,7 @@ def test_unstacked_results_keep_observation_order(hess_dir):
 
 @pytest.fixture
 def store_with_broken_run(hess_dir, tmp_path):
-    (tmp_path / "data").mkdir()
-    rows = []
-    for obs_id in (23523, 23592, 23526):
-        name = f"hess_dl3_dr1_obs_id_{obs_id:06d}.fits.gz"
-        shutil.copy(hess_dir / "data" / name, tmp_path / "data" / name)
-        rows += [(obs_id, t, c, "data", name, h) for t, c, h in STANDARD_HDUS]
-    broken = tmp_path / "data" / "hess_dl3_dr1_obs_id_023592.fits.gz"
-    broken.write_bytes(broken.read_bytes()[:5000])
-    write_hdu_index(tmp_path / "hdu-index.fits.gz", rows)
-    return tmp_path, broken
+    return tmp_path, store_with_truncated_run(hess_dir, tmp_path, (23523, 23592, 23526), 23592)
 
 
 @pytest.mark.parametrize("n_jobs", [1, 2])
