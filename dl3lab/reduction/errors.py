@@ -13,6 +13,7 @@ __all__ = [
     "NoOverlapError",
     "ReductionError",
     "IncompatibleRegionError",
+    "DownloadError",
 ]
 
 
@@ -86,3 +87,7 @@ class ReductionError(_LocatedError, RuntimeError):
     def __init__(self, message, obs_id=None, filename=None, hdu=None, traceback=None):
         super().__init__(message, obs_id=obs_id, filename=filename, hdu=hdu)
         self.traceback = traceback
+
+
+class DownloadError(DL3LabError, OSError):
+    """Fetching or verifying an example-data file failed; the message names the file and the URL."""
