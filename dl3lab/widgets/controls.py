@@ -77,6 +77,7 @@ class TraitControl(widgets.VBox):
         self._to_widget, self._from_widget = to_widget, from_widget
         self.error = widgets.HTML(value="", layout=widgets.Layout(min_height="0px"))
         self._updating = False
+        self._closed = False
         super().__init__([widget, self.error])
         widget.observe(self._widget_changed, names="value")
         obj.observe(self._trait_changed, names=name)
@@ -103,7 +104,9 @@ class TraitControl(widgets.VBox):
             self._updating = False
 
     def close(self):
-        self.obj.unobserve(self._trait_changed, names=self.name)
+        if not self._closed:
+            self._closed = True
+            self.obj.unobserve(self._trait_changed, names=self.name)
         super().close()
 
 

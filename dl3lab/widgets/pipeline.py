@@ -31,14 +31,16 @@ class PipelineWidget(widgets.VBox):
     auto_run : bool
         Re-run automatically after a change (otherwise use the Run button).
     debounce : float
-        Seconds to wait after the last change before re-running.
+        Seconds to wait after a change before starting a run when none is going on
+        (0, the default, starts at once; changes during a run always coalesce into
+        one follow-up run).
     threaded : bool
         Run in a worker thread (the default); False runs in the caller's thread.
     sky_view : `SkyView`, optional
         The sky view to use (a new one by default).
     """
 
-    def __init__(self, pipeline, auto_run=True, debounce=0.2, threaded=True, sky_view=None):
+    def __init__(self, pipeline, auto_run=True, debounce=0.0, threaded=True, sky_view=None):
         self.pipeline = pipeline
         self.debounce = debounce
         self.threaded = threaded
@@ -49,7 +51,8 @@ class PipelineWidget(widgets.VBox):
         self._worker = None
         self._pending = False
         self._lock = threading.Lock()
-        self.last_duration = None
+        self.last_duration = None  # seconds of the last run, display included
+        self.last_run_duration = None  # seconds of the last pipeline run alone
 
         self.auto_run = widgets.Checkbox(value=auto_run, description="Run automatically", indent=False)
         self.run_button = widgets.Button(description="Run", button_style="primary", icon="play")
@@ -95,32 +98,60 @@ class PipelineWidget(widgets.VBox):
             self.status.value = "parameters changed: press Run"
 
     def request_run(self, immediate=False):
-        """Schedule a run after the debounce delay (cancelling a run in progress)."""
+        """Run the pipeline for the current parameters.
+
+        Threaded (the default): if no run is going on, one starts at once in a worker
+        thread (after ``debounce`` seconds unless ``immediate``); a run in progress is
+        told to stop and is followed by exactly one new run, however many changes came
+        in meanwhile. Not threaded: runs in the caller's thread.
+        """
         with self._lock:
-            if self._timer is not None:
-                self._timer.cancel()
-                self._timer = None
-            self._cancel.set()
             self.idle.clear()
-            if self.threaded:
-                delay = 0 if immediate else self.debounce
-                self._timer = threading.Timer(delay, self._start)
+            if not self.threaded:
+                pass
+            elif self._worker is not None:
+                self._cancel.set()
+                self._pending = True
+                return
+            elif self.debounce > 0 and not immediate:
+                if self._timer is not None:
+                    self._timer.cancel()
+                self._timer = threading.Timer(self.debounce, self._start)
                 self._timer.daemon = True
                 self._timer.start()
                 return
-        self._run()
+            else:
+                self._start_locked()
+                return
+        self._run_once(None)
+        self.idle.set()
 
     def _start(self):
         with self._lock:
-            if self._worker is not None and self._worker.is_alive():
+            self._timer = None
+            if self._worker is not None:
                 self._pending = True
-                return
-            self._cancel = threading.Event()
-            self._worker = threading.Thread(target=self._run, daemon=True)
-            self._worker.start()
+            else:
+                self._start_locked()
 
-    def _run(self):
-        cancel = self._cancel if self.threaded else None
+    def _start_locked(self):
+        self._pending = False
+        self._cancel = threading.Event()
+        self._worker = threading.Thread(target=self._work, args=(self._cancel,), daemon=True)
+        self._worker.start()
+
+    def _work(self, cancel):
+        while True:
+            self._run_once(cancel)
+            with self._lock:
+                if not self._pending:
+                    self._worker = None
+                    self.idle.set()
+                    return
+                self._pending = False
+                cancel = self._cancel = threading.Event()
+
+    def _run_once(self, cancel):
         self.status.value = "running..."
         start = time.perf_counter()
         try:
@@ -128,18 +159,13 @@ class PipelineWidget(widgets.VBox):
         except Exception as exc:  # keep the last good result on screen
             self.status.value = f"<span style='color:#b00020'>failed: {type(exc).__name__}: {exc}</span>"
             stacked = None
-        self.last_duration = time.perf_counter() - start
-        if stacked is not None:
+        self.last_run_duration = time.perf_counter() - start
+        if stacked is not None and not (cancel is not None and cancel.is_set()):
             self.show_result(stacked)
-            self.status.value = f"done in {1000 * self.last_duration:.0f} ms"
+            self.last_duration = time.perf_counter() - start
+            self.status.value = (f"done in {1000 * self.last_duration:.0f} ms "
+                                 f"(reduction {1000 * self.last_run_duration:.0f} ms)")
         self._show_errors()
-        with self._lock:
-            rerun = self._pending or (cancel is not None and cancel.is_set() and stacked is None)
-            self._pending = False
-        if rerun and self.threaded:
-            self._start()
-        else:
-            self.idle.set()
 
     def _progress(self, done, total):
         self.progress.max = max(1, total)
