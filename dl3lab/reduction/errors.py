@@ -14,6 +14,7 @@ __all__ = [
     "ReductionError",
     "IncompatibleRegionError",
     "DownloadError",
+    "DatasetTooLargeError",
 ]
 
 
@@ -91,3 +92,7 @@ class ReductionError(_LocatedError, RuntimeError):
 
 class DownloadError(DL3LabError, OSError):
     """Fetching or verifying an example-data file failed; the message names the file and the URL."""
+
+
+class DatasetTooLargeError(DL3LabError, MemoryError):
+    """A dataset would need more memory than the configured limit; nothing was allocated."""

@@ -15,6 +15,7 @@ from ..maps import Map
 from .background_model import FoVBackgroundModel
 from .irf_maps import EDispKernelMap, EDispMap, PSFMap, diagonal_kernel
 from .masks import mask_safe_edisp_weights, mask_safe_psf_weights, same_sky_grid, stack_meta_tables
+from .memory import check_dataset_size, map_dataset_nbytes
 from .stat import cash
 from .summary import format_summary, info_dict
 
@@ -232,8 +233,16 @@ class MapDataset:
             Observation table.
         reco_psf : bool
             Use a reco-energy PSF axis.
+
+        Raises
+        ------
+        DatasetTooLargeError
+            If the maps would exceed the memory limit (see
+            `~dl3lab.reduction.datasets.memory`); nothing is allocated then.
         """
         energy_axis = geom.axes["energy"]
+        check_dataset_size(map_dataset_nbytes(geom, energy_axis_true, migra_axis, rad_axis, binsz_irf, reco_psf),
+                           what=f"MapDataset {name!r}" if name else "the MapDataset")
         if energy_axis_true is None:
             energy_axis_true = energy_axis.copy(name="energy_true")
         if energy_axis_true.name != "energy_true":

@@ -110,14 +110,11 @@ class GeometrySpec(traitlets.HasTraits):
         return int(np.rint(self.width / self.binsz))
 
     def dataset_nbytes(self):
-        """Approximate memory of one dataset on this geometry, in bytes (counts, background, masks,
-        exposure, and the PSF and EDisp maps)."""
-        n_sky = self.npix**2
-        n_irf = int(np.rint(self.width / self.binsz_irf)) ** 2
-        n_e, n_t = self.energy_nbin, self.energy_true_nbin
-        sky = n_sky * (n_e * (4 + 8 + 1 + 1) + n_t * 8)
-        irf = n_irf * (n_t * 66 * 8 + n_t * n_e * 8 + 2 * n_t * 8)
-        return int(sky + irf)
+        """Memory of one dataset on this geometry, in bytes (counts, background, mask, exposure,
+        PSF and EDisp maps), computed before anything is allocated."""
+        from ..datasets.memory import map_dataset_nbytes
+
+        return map_dataset_nbytes(self.make_geom(), self.energy_axis_true(), binsz_irf=self.binsz_irf * u.deg)["total"]
 
     def to_dict(self):
         """Plain-Python state."""
