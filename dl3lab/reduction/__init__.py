@@ -20,6 +20,8 @@ _EXPORTS = {
     "GTI": "data",
     "Observation": "data",
     "Observations": "data",
+    "ObservationFilter": "data",
+    "select_observations": "data",
     "Datasets": "datasets",
     "EDispKernelMap": "datasets",
     "EDispMap": "datasets",

@@ -1,9 +1,10 @@
-"""Reading GADF DL3 data: data store, observations, events, GTIs and pointing."""
+"""Reading GADF DL3 data: data store, observations, events, GTIs, pointing and observation selection."""
 
 from .datastore import DataStore
 from .events import EventList
 from .gti import GTI
 from .hdu_index import HDULocation
+from .obs_selection import ObservationFilter, observation_summary, select_observations, selection_mask
 from .observation import Observation, Observations
 from .pointing import FixedPointingInfo
 
@@ -14,5 +15,9 @@ __all__ = [
     "GTI",
     "HDULocation",
     "Observation",
+    "ObservationFilter",
     "Observations",
+    "observation_summary",
+    "select_observations",
+    "selection_mask",
 ]
