@@ -52,6 +52,7 @@ _EXPORTS = {
     "RegionsFinder": "makers",
     "RingBackgroundMaker": "makers",
     "Map": "maps",
+    "ExclusionCircle": "pipeline.exclusion",
 }
 
 __all__ = sorted(_EXPORTS)
