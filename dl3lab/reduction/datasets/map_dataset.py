@@ -280,7 +280,7 @@ class MapDataset:
         if not isinstance(reference_time, Time):
             reference_time = Time(reference_time)
         gti = GTI.create([] * u.s, [] * u.s, reference_time=reference_time)
-        return cls(
+        dataset = cls(
             counts=counts,
             exposure=exposure,
             background=background,
@@ -292,6 +292,11 @@ class MapDataset:
             name=name,
             **kwargs,
         )
+        if not kwargs and meta_table is None:  # enough to create it again elsewhere (see datasets.template)
+            dataset._creation = dict(geom=geom, energy_axis_true=energy_axis_true, migra_axis=migra_axis,
+                                     rad_axis=rad_axis, binsz_irf=binsz_irf, reference_time=reference_time,
+                                     reco_psf=reco_psf)
+        return dataset
 
     # ------------------------------------------------------- predictions
     def _background_factor(self):

@@ -5,6 +5,7 @@ import warnings
 import traitlets
 
 from ..datasets.datasets import Datasets
+from ..datasets.template import DatasetTemplate
 from ..errors import NoOverlapError, ReductionError
 from ..executor import capture_failure, failure_from_exception, run_tasks
 from .core import Maker
@@ -30,6 +31,31 @@ def reduce_observation(dataset, observation, makers):
 
 def _reduce_task(dataset, observation, makers):
     return capture_failure(reduce_observation, observation.obs_id, dataset, observation, makers)
+
+
+class _NoOverlap:
+    """Returned by a worker when the observation does not overlap the geometry."""
+
+    def __init__(self, obs_id):
+        self.obs_id = obs_id
+
+
+def _reduce_template_task(template, observation, makers, cutout):
+    """Worker side: create (once) the reference from ``template``, cut out around the pointing, reduce."""
+    try:
+        reference = template.dataset()
+        if cutout is None:
+            local = reference.copy()
+        else:
+            position = observation.get_pointing_icrs(observation.tmid).galactic
+            local = reference.cutout(position=position, width=cutout[0], mode=cutout[1])
+    except NoOverlapError:
+        observation.release()
+        return _NoOverlap(observation.obs_id)
+    except Exception as exc:  # a damaged observation: reported like a failure inside the reduction
+        observation.release()
+        return failure_from_exception(exc, observation.obs_id)
+    return _reduce_task(local, observation, makers)
 
 
 class DatasetsMaker(Maker):
@@ -102,20 +128,32 @@ class DatasetsMaker(Maker):
         use_cutout = datasets is None and self.effective_cutout_width is not None and not getattr(
             dataset._geom, "is_region", False
         )
+        template = DatasetTemplate.from_dataset(dataset) if datasets is None else None
         tasks, outcomes = [], []
-        for idx, obs in enumerate(observations):
-            try:
-                local = datasets[idx] if datasets is not None else self._prepare(dataset, obs, use_cutout)
-            except NoOverlapError:
-                warnings.warn(f"Observation {obs.obs_id} does not overlap the geometry; skipped", stacklevel=2)
-                continue
-            except Exception as exc:  # a damaged observation: reported like a failure inside the reduction
-                outcomes.append(failure_from_exception(exc, obs.obs_id))
-                continue
-            outcomes.append(len(tasks))
-            tasks.append((local, obs, self.makers))
+        if template is not None:
+            # Workers get the small template and the observation (obs id and file locations) and
+            # cut out themselves; this process's copy of the reference serves serial runs and forks.
+            template.share(dataset)
+            cutout = (self.effective_cutout_width, self.cutout_mode) if use_cutout else None
+            for obs in observations:
+                outcomes.append(len(tasks))
+                tasks.append((template, obs, self.makers, cutout))
+            func = _reduce_template_task
+        else:
+            for idx, obs in enumerate(observations):
+                try:
+                    local = datasets[idx] if datasets is not None else self._prepare(dataset, obs, use_cutout)
+                except NoOverlapError:
+                    outcomes.append(_NoOverlap(obs.obs_id))
+                    continue
+                except Exception as exc:  # a damaged observation: reported like a failure inside the reduction
+                    outcomes.append(failure_from_exception(exc, obs.obs_id))
+                    continue
+                outcomes.append(len(tasks))
+                tasks.append((local, obs, self.makers))
+            func = _reduce_task
         executor = self.executor or ("processes" if (self.n_jobs or 1) > 1 else "serial")
-        results = run_tasks(_reduce_task, tasks, executor=executor, n_jobs=self.n_jobs)
+        results = run_tasks(func, tasks, executor=executor, n_jobs=self.n_jobs)
         if self.progress_bar and tasks:
             from tqdm import tqdm
 
@@ -125,6 +163,9 @@ class DatasetsMaker(Maker):
         collected = Datasets()
         for outcome in outcomes:
             result = next(results)[1] if isinstance(outcome, int) else outcome
+            if isinstance(result, _NoOverlap):
+                warnings.warn(f"Observation {result.obs_id} does not overlap the geometry; skipped", stacklevel=2)
+                continue
             if isinstance(result, ReductionError):
                 self.failures.append(result)
                 if not self.skip_failed:
@@ -137,6 +178,8 @@ class DatasetsMaker(Maker):
                 stacked.stack(result)
             else:
                 collected.append(result)
+        if template is not None:
+            template.release()
         if stacked is not None:
             return Datasets([stacked])
         return collected

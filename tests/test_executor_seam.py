@@ -1,0 +1,95 @@
+"""One executor seam: serial, a process pool and a Dask cluster give identical results from small tasks."""
+
+import pickle
+import warnings
+
+import pytest
+
+from dl3lab.reduction import DatasetsMaker, DataStore, MapDataset, ReductionError
+from dl3lab.reduction.datasets.template import DatasetTemplate, is_pristine
+from dl3lab.reduction.makers.datasets_maker import _reduce_template_task
+
+from .conftest import store_with_truncated_run
+from .test_datasets_maker import RUNS, _assert_same, _setup
+
+
+@pytest.fixture(scope="module")
+def dask_client():
+    import distributed  # dask is an optional extra of dl3lab; the test extra installs it
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cluster = distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
+                                           dashboard_address=None, processes=True)
+        client = distributed.Client(cluster)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def test_tasks_are_small(hess_dir):
+    geom, makers = _setup()
+    reference = MapDataset.create(geom, name="stacked")
+    template = DatasetTemplate.from_dataset(reference)
+    obs = DataStore.from_dir(hess_dir).obs(RUNS[0])
+    task = pickle.dumps((template, obs, makers, (6.0, "trim")))
+    cutout = pickle.dumps(reference.cutout(obs.get_pointing_icrs(obs.tmid).galactic, width=6.0))
+    # the exclusion mask of the FoV maker (a maker parameter) is most of the task
+    exclusion = makers[2].exclusion_mask.data.nbytes
+    assert len(task) < exclusion + 40_000
+    assert len(cutout) > 20 * (len(task) - exclusion)
+
+
+def test_template_only_for_untouched_datasets():
+    geom, _ = _setup()
+    dataset = MapDataset.create(geom)
+    assert is_pristine(dataset) and DatasetTemplate.from_dataset(dataset) is not None
+    for change in (lambda d: d.counts.data.__setitem__((0, 0, 0), 1), lambda d: setattr(d, "mask_fit", d.mask_safe),
+                   lambda d: d.edisp.edisp_map.data.__setitem__((0, 0, 0, 0), 0.5)):
+        touched = dataset.copy()
+        change(touched)
+        assert DatasetTemplate.from_dataset(touched) is None
+    assert DatasetTemplate.from_dataset(dataset.cutout(geom.center_skydir, width=1.0)) is None
+
+
+def test_worker_recreates_the_reference_identically(hess_dir):
+    geom, makers = _setup()
+    reference = MapDataset.create(geom, name="stacked")
+    template = pickle.loads(pickle.dumps(DatasetTemplate.from_dataset(reference)))
+    template.release()
+    obs = DataStore.from_dir(hess_dir).obs(RUNS[1])
+    from_template = _reduce_template_task(template, obs, makers, (6.0, "trim"))
+    position = obs.get_pointing_icrs(obs.tmid).galactic
+    direct = reference.cutout(position, width=6.0)
+    for maker in makers:
+        direct = maker.run(direct, obs)
+    _assert_same(from_template, direct)
+
+
+def test_serial_processes_and_dask_agree(hess_dir, dask_client):
+    geom, makers = _setup()
+    observations = DataStore.from_dir(hess_dir).get_observations(RUNS)
+    reference = MapDataset.create(geom, name="stacked")
+    results = {
+        executor: DatasetsMaker(makers, executor=executor, n_jobs=2, progress_bar=False).run(reference, observations)[0]
+        for executor in ("serial", "processes", dask_client)
+    }
+    serial = results.pop("serial")
+    for result in results.values():
+        _assert_same(serial, result)
+        assert list(result.meta_table["OBS_ID"][0]) == RUNS
+
+
+def test_dask_failure_names_observation_and_skip_failed(hess_dir, tmp_path, dask_client):
+    broken = store_with_truncated_run(hess_dir, tmp_path, (23523, 23592, 23526), 23592)
+    geom, makers = _setup()
+    observations = DataStore.from_dir(tmp_path).get_observations([23523, 23592, 23526])
+    reference = MapDataset.create(geom, name="stacked")
+    with pytest.raises(ReductionError) as info:
+        DatasetsMaker(makers, executor=dask_client, progress_bar=False).run(reference, observations)
+    assert info.value.obs_id == 23592 and str(broken) in str(info.value)
+    assert "Traceback" in info.value.traceback
+    maker = DatasetsMaker(makers, executor=dask_client, skip_failed=True, progress_bar=False)
+    with pytest.warns(UserWarning, match="23592"):
+        stacked = maker.run(reference, observations)[0]
+    assert list(stacked.meta_table["OBS_ID"][0]) == [23523, 23526]
+    assert [f.obs_id for f in maker.failures] == [23592]
