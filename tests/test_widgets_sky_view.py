@@ -86,3 +86,37 @@ def test_local_aladin_lite_replaces_the_cdn_import():
     finally:
         use_local_aladin_lite(None)
     assert ALADIN_LITE_CDN in SkyView()._esm
+
+
+def click(view, ra, dec, dragging=False):
+    """What ipyaladin does with the front end's click message."""
+    content = {"ra": ra, "dec": dec, "x": 120, "y": 80, "isDragging": dragging}
+    view._handle_custom_message(view, {"event_type": "click", "content": content}, [])
+
+
+def test_click_callbacks_get_the_position_per_instance():
+    first, second = loaded_view(), loaded_view()
+    got, other = [], []
+    first.on_click(got.append)
+    second.on_click(other.append)
+    click(first, 84.1, 21.9)
+    click(first, 85.0, 20.0, dragging=True)  # the end of a pan is not a click
+    assert len(got) == 1 and other == []
+    assert got[0].frame.name == "icrs"
+    assert (got[0].ra.deg, got[0].dec.deg) == (84.1, 21.9)
+    first.on_click(got.append, remove=True)
+    click(first, 84.1, 21.9)
+    assert len(got) == 1
+
+
+def test_regions_in_other_frames_are_sent_in_icrs():
+    view = loaded_view()
+    crab = SkyCoord(83.633, 22.0145, unit="deg")
+    view.show_regions("exclusion", [CircleSkyRegion(crab.galactic, 0.3 * u.deg)])
+    info = view.send.call_args_list[0].args[0]["regions_infos"][0]["infos"]
+    np.testing.assert_allclose([info["ra"], info["dec"], info["radius"]], [83.633, 22.0145, 0.3], atol=1e-8)
+    geom = WcsGeom.create(skydir=(184.5575, -5.7843), frame="galactic", width=2, binsz=0.1)
+    view.show_geometry(geom)
+    vertices = np.array(view.send.call_args_list[-1].args[0]["regions_infos"][0]["infos"]["vertices"])
+    centre = SkyCoord(vertices[:, 0], vertices[:, 1], unit="deg").separation(crab).deg
+    np.testing.assert_allclose(centre, np.sqrt(2), atol=0.01)  # corners of a 2x2 deg square around the Crab

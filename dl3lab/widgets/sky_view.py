@@ -8,10 +8,12 @@ It subclasses ``ipyaladin.Aladin`` to work around known problems of ipyaladin 0.
   sent again when the front end reloads;
 - only float images render: maps (including boolean masks) are sent as float32;
 - annuli and points are not supported: they are drawn as circles;
+- regions must have ICRS centres: other frames are converted before sending;
 - Aladin Lite is loaded from a CDN: :func:`use_local_aladin_lite` points the view
   to another copy (for example the ``aladin-lite`` npm package served locally).
 
-Layers are named; showing a layer again replaces it in place.
+Layers are named; showing a layer again replaces it in place. :meth:`SkyView.on_click`
+registers callbacks that receive the clicked position.
 """
 
 import io
@@ -81,8 +83,10 @@ class SkyView(Aladin):
         self._call_store = CallStore()
         self.listener_callback = {}
         self._layers = {}
+        self._click_callbacks = []
         super().__init__(**kwargs)
         self.observe(self._reloaded, names="_is_loaded")
+        self.set_listener("click", self._clicked)
 
     # ------------------------------------------------------------- internals
     def _reloaded(self, change):
@@ -102,6 +106,26 @@ class SkyView(Aladin):
         self._layers[name] = send
         if self._is_loaded:
             send()
+
+    def _clicked(self, content):
+        if content.get("isDragging"):
+            return  # the end of a drag (a pan), not a click
+        position = SkyCoord(float(content["ra"]), float(content["dec"]), unit="deg", frame="icrs")
+        for callback in list(self._click_callbacks):
+            callback(position)
+
+    def on_click(self, callback, remove=False):
+        """Call ``callback(position)`` with the ICRS `~astropy.coordinates.SkyCoord` of each click.
+
+        Clicks that end a drag (a pan of the view) are ignored. ``remove=True``
+        unregisters the callback. Setting the ipyaladin ``"click"`` listener directly
+        replaces this mechanism.
+        """
+        if remove:
+            if callback in self._click_callbacks:
+                self._click_callbacks.remove(callback)
+        elif callback not in self._click_callbacks:
+            self._click_callbacks.append(callback)
 
     @property
     def layer_names(self):
@@ -155,7 +179,16 @@ class SkyView(Aladin):
         self._show(name, send)
 
 
+def _icrs(region):
+    """The region with ICRS coordinates (ipyaladin reads ``ra``/``dec`` of the centre or vertices)."""
+    if isinstance(region, CircleSkyRegion):
+        return CircleSkyRegion(region.center.icrs, region.radius, meta=region.meta, visual=region.visual)
+    if isinstance(region, PolygonSkyRegion):
+        return PolygonSkyRegion(region.vertices.icrs, meta=region.meta, visual=region.visual)
+    return region
+
+
 def _region_info(region):
     from ipyaladin.utils._region_converter import RegionInfos
 
-    return RegionInfos(region).to_clean_dict()
+    return RegionInfos(_icrs(region)).to_clean_dict()
