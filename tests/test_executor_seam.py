@@ -93,3 +93,21 @@ def test_dask_failure_names_observation_and_skip_failed(hess_dir, tmp_path, dask
         stacked = maker.run(reference, observations)[0]
     assert list(stacked.meta_table["OBS_ID"][0]) == [23523, 23526]
     assert [f.obs_id for f in maker.failures] == [23592]
+
+
+def test_one_dataset_per_observation_in_processes(hess_dir):
+    geom, makers = _setup()
+    observations = DataStore.from_dir(hess_dir).get_observations(RUNS[:3])
+    datasets = []
+    for obs in observations:
+        pointing = obs.get_pointing_icrs(obs.tmid)
+        own = geom.to_image().cutout(pointing, width=3.0).to_cube([geom.axes["energy"]])
+        datasets.append(MapDataset.create(own, name=f"run-{obs.obs_id}"))
+    maker = DatasetsMaker(makers[:2], stack_datasets=False, n_jobs=2, progress_bar=False)
+    result = maker.run(datasets[0], observations, datasets=datasets)
+    assert result.names == [f"run-{obs.obs_id}" for obs in observations]
+    for obs, own, reduced in zip(observations, datasets, result):
+        direct = own
+        for item in makers[:2]:
+            direct = item.run(direct, obs)
+        _assert_same(reduced, direct)

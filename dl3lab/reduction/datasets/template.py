@@ -63,6 +63,10 @@ class DatasetTemplate:
             return None
         return cls(dataset._creation, dataset.name)
 
+    def create(self):
+        """A new empty dataset with the template's name."""
+        return MapDataset.create(name=self.name, **self.creation)
+
     def share(self, dataset):
         """Use ``dataset`` (verified pristine by :meth:`from_dataset`) as this process's reference."""
         _CACHE.clear()

@@ -43,10 +43,12 @@ class _NoOverlap:
 def _reduce_template_task(template, observation, makers, cutout):
     """Worker side: create (once) the reference from ``template``, cut out around the pointing, reduce."""
     try:
-        reference = template.dataset()
-        if cutout is None:
-            local = reference.copy()
+        if cutout == "as-is":
+            local = template.create()
+        elif cutout is None:
+            local = template.dataset().copy()
         else:
+            reference = template.dataset()
             position = observation.get_pointing_icrs(observation.tmid).galactic
             local = reference.cutout(position=position, width=cutout[0], mode=cutout[1])
     except NoOverlapError:
@@ -129,8 +131,15 @@ class DatasetsMaker(Maker):
             dataset._geom, "is_region", False
         )
         template = DatasetTemplate.from_dataset(dataset) if datasets is None else None
+        templates = [DatasetTemplate.from_dataset(d) for d in datasets] if datasets is not None else []
         tasks, outcomes = [], []
-        if template is not None:
+        if templates and all(t is not None for t in templates):
+            # one untouched dataset per observation: each worker creates its own
+            for obs, own in zip(observations, templates):
+                outcomes.append(len(tasks))
+                tasks.append((own, obs, self.makers, "as-is"))
+            func = _reduce_template_task
+        elif template is not None:
             # Workers get the small template and the observation (obs id and file locations) and
             # cut out themselves; this process's copy of the reference serves serial runs and forks.
             template.share(dataset)
