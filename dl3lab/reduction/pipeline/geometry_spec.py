@@ -7,13 +7,14 @@ from astropy.coordinates import SkyCoord
 
 from ..axes import MapAxis
 from ..geom import WcsGeom
+from .specs import TraitSpec
 
 __all__ = ["GeometrySpec"]
 
 _PROJECTIONS = ("CAR", "TAN", "SIN", "AIT", "MOL", "ARC", "ZEA")
 
 
-class GeometrySpec(traitlets.HasTraits):
+class GeometrySpec(TraitSpec):
     """Sky and energy binning of a 3-D analysis.
 
     Parameters
@@ -49,6 +50,11 @@ class GeometrySpec(traitlets.HasTraits):
     energy_true_max = traitlets.Float(20.0, min=1e-4)
     energy_true_nbin = traitlets.Int(20, min=1, max=1000)
     binsz_irf = traitlets.Float(0.2, min=1e-3, max=10.0)
+
+    label = "geometry"
+
+    #: Traits defining the sky part (the others define the energy axes, and ``binsz_irf`` the IRF maps).
+    sky_traits = ("lon", "lat", "frame", "width", "binsz", "proj")
 
     @traitlets.validate("energy_max")
     def _check_energy_max(self, proposal):
@@ -115,22 +121,3 @@ class GeometrySpec(traitlets.HasTraits):
         from ..datasets.memory import map_dataset_nbytes
 
         return map_dataset_nbytes(self.make_geom(), self.energy_axis_true(), binsz_irf=self.binsz_irf * u.deg)["total"]
-
-    def to_dict(self):
-        """Plain-Python state."""
-        return {name: getattr(self, name) for name in self.trait_names()}
-
-    @classmethod
-    def from_dict(cls, data):
-        """Inverse of :meth:`to_dict`."""
-        spec = cls()
-        spec.update(data)
-        return spec
-
-    def update(self, data):
-        """Set several traits at once; range checks run after all are set."""
-        with self.hold_trait_notifications():
-            for key, value in dict(data).items():
-                if key not in self.trait_names():
-                    raise KeyError(f"unknown geometry parameter {key!r}")
-                setattr(self, key, value)

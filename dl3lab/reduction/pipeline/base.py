@@ -1,0 +1,349 @@
+"""`ChainPipeline`: what every reactive reduction chain shares.
+
+A chain is an ordered list of per-observation stages followed by ``stack``. The
+pipeline observes the traits of its components (geometry, region and makers,
+including traits holding nested `traitlets.HasTraits` objects such as a region
+finder); a change marks the component's stage and all later stages stale for
+every observation, and :meth:`ChainPipeline.run` recomputes only those. Per-
+observation failures are recorded in ``errors`` and the other observations still
+stack; per-observation warnings (for instance an observation without OFF
+regions) are kept in ``warnings``.
+
+Subclasses define ``chain`` (the name in state files), ``stages``, the component
+traits and their stages (``_components``), plain traits and their stages
+(``_plain``), the per-observation steps (:meth:`_steps`) and the stacking
+(:meth:`_stack`).
+"""
+
+import copy
+import threading
+
+import traitlets
+from astropy import units as u
+from astropy.coordinates import SkyCoord
+from regions import CircleSkyRegion
+
+from ..executor import failure_from_exception
+
+__all__ = ["ChainPipeline", "with_mask", "with_exclusion"]
+
+
+def with_mask(dataset, mask_data):
+    """A shallow copy of ``dataset`` (maps shared, no data copied) with a new boolean safe mask.
+
+    The copy has its own ``meta`` dict, copies of the models and, for ON/OFF
+    spectra, its own list of OFF regions, so that makers changing those on the copy
+    leave the cached ``dataset`` untouched.
+    """
+    from ..maps import Map
+
+    new = copy.copy(dataset)
+    new.mask_safe = Map.from_geom(dataset._geom, data=mask_data, dtype=bool)
+    new.meta = dict(dataset.meta)
+    new.models = [m.copy() for m in dataset.models]
+    if hasattr(dataset, "off_regions"):
+        new.off_regions = list(dataset.off_regions)
+    return new
+
+
+def with_exclusion(maker, exclusion_mask):
+    """A maker of the same class and parameters as ``maker`` with another exclusion mask.
+
+    Returns ``maker`` itself when ``exclusion_mask`` is None. The copy shares the
+    parameter values (e.g. the region finder object), so nothing is observed twice
+    and the pipeline's own maker is never modified.
+    """
+    if exclusion_mask is None:
+        return maker
+    params = dict(maker.parameters())
+    params["exclusion_mask"] = exclusion_mask
+    return type(maker)(**params)
+
+
+def _stage_for(spec, name):
+    """The stage that a change of trait ``name`` invalidates (``spec``: a stage or a dict with a ``"*"`` default)."""
+    if spec is None or isinstance(spec, str):
+        return spec
+    return spec.get(name, spec.get("*"))
+
+
+class ChainPipeline(traitlets.HasTraits):
+    """Observations, exclusion regions and a chain of components, with per-stage caching.
+
+    Subclasses call ``super().__init__(data_store, **traits)`` with all their trait
+    values.
+
+    Attributes
+    ----------
+    run_counts : dict
+        Stage name -> how many times it was computed (per observation for the
+        per-observation stages, once per stacking for ``stack``).
+    errors : dict
+        Obs id -> `~dl3lab.reduction.ReductionError` of the last run.
+    warnings : dict
+        Obs id -> text of a problem that did not stop the observation (its data
+        may still be left out of the stack, e.g. an all-False safe mask).
+    stacked : dataset or None
+        The last stacked result (None when stale).
+    """
+
+    #: Name of the chain in state files.
+    chain = None
+    #: Stage names, in order; the last one is ``"stack"``.
+    stages = ("stack",)
+    #: Component trait -> stage (or dict trait name -> stage, ``"*"`` as default; None: ignored).
+    _components = {}
+    #: Plain trait -> stage.
+    _plain = {}
+    #: Cache key -> stage: the cached value is dropped when that stage or an earlier one is invalidated.
+    _cache_stages = {}
+
+    obs_ids = traitlets.List(traitlets.Int())
+    exclusion_regions = traitlets.List(traitlets.Dict())
+
+    def __init__(self, data_store, **traits):
+        self._lock = threading.RLock()
+        self._products = {}
+        self._stale = {}
+        self._observations = {}
+        self._cache = {}
+        self._watched = {}
+        self._stacked_ids = None
+        self.run_counts = dict.fromkeys(self.stages, 0)
+        self.errors = {}
+        self.warnings = {}
+        self.stacked = None
+        traits["obs_ids"] = [int(i) for i in traits.get("obs_ids", ())]
+        traits["exclusion_regions"] = [dict(r) for r in traits.get("exclusion_regions", ())]
+        super().__init__(**traits)
+        self.data_store = data_store
+        for name, spec in self._components.items():
+            self._watch(getattr(self, name), spec)
+        if self._components:
+            self.observe(self._component_replaced, names=list(self._components))
+        if self._plain:
+            self.observe(self._plain_changed, names=list(self._plain))
+        self.observe(self._obs_changed, names="obs_ids")
+
+    # ---------------------------------------------------------- invalidation
+    def _watch(self, obj, spec):
+        """Observe every trait of ``obj`` (and of the HasTraits objects it holds)."""
+        if not isinstance(obj, traitlets.HasTraits) or id(obj) in self._watched:
+            return
+
+        def changed(change):
+            stage = _stage_for(spec, change["name"])
+            if isinstance(change["old"], traitlets.HasTraits):
+                self._unwatch(change["old"])
+            if isinstance(change["new"], traitlets.HasTraits):
+                self._watch(change["new"], stage)
+            if stage is not None:
+                self.invalidate(stage)
+
+        obj.observe(changed, names=traitlets.All)
+        self._watched[id(obj)] = (obj, changed)
+        for name in obj.trait_names():
+            value = getattr(obj, name)
+            if isinstance(value, traitlets.HasTraits):
+                self._watch(value, _stage_for(spec, name))
+
+    def _unwatch(self, obj):
+        entry = self._watched.pop(id(obj), None)
+        if entry is None:
+            return
+        obj.unobserve(entry[1], names=traitlets.All)
+        for name in obj.trait_names():
+            value = getattr(obj, name)
+            if isinstance(value, traitlets.HasTraits):
+                self._unwatch(value)
+
+    def _component_replaced(self, change):
+        spec = self._components[change["name"]]
+        self._unwatch(change["old"])
+        self._watch(change["new"], spec)
+        stage = spec if isinstance(spec, str) else self.stages[0]
+        self.invalidate(stage)
+
+    def _plain_changed(self, change):
+        self.invalidate(self._plain[change["name"]])
+
+    def _obs_changed(self, change):
+        with self._lock:
+            for obs_id in set(self._products) | set(self.errors) | set(self.warnings):
+                if obs_id in change["new"]:
+                    continue
+                self._products.pop(obs_id, None)
+                self._stale.pop(obs_id, None)
+                self._observations.pop(obs_id, None)
+                self.errors.pop(obs_id, None)
+                self.warnings.pop(obs_id, None)
+            self.stacked = None
+
+    def invalidate(self, stage):
+        """Mark ``stage`` and every later stage stale for all observations."""
+        index = self.stages.index(stage)
+        with self._lock:
+            for key, cache_stage in self._cache_stages.items():
+                if index <= self.stages.index(cache_stage):
+                    self._cache.pop(key, None)
+            for obs_id in list(self._stale):
+                self._stale[obs_id] = min(self._stale[obs_id], index)
+            self.stacked = None
+
+    def stale_stages(self, obs_id):
+        """Stages that the next :meth:`run` recomputes for ``obs_id``."""
+        return list(self.stages[self._stale.get(int(obs_id), 0):])
+
+    @property
+    def components(self):
+        """The component objects (geometry, regions, makers) by trait name, in stage order."""
+        return {name: getattr(self, name) for name in self._components}
+
+    # ------------------------------------------------------------- computing
+    def observation(self, obs_id):
+        """The (cached) `Observation` for ``obs_id``."""
+        if obs_id not in self._observations:
+            self._observations[obs_id] = self.data_store.obs(obs_id)
+        return self._observations[obs_id]
+
+    def _cached(self, key, make):
+        if key not in self._cache:
+            self._cache[key] = make()
+        return self._cache[key]
+
+    def _exclusion_geom(self):
+        """The 2-D geometry of the exclusion mask (subclasses)."""
+        raise NotImplementedError
+
+    def _exclusion_frame(self):
+        return self.geometry.frame
+
+    def exclusion_mask(self):
+        """Boolean exclusion mask (True = usable) from ``exclusion_regions``, or None without regions.
+
+        The circles are ``{"lon", "lat", "radius"}`` in deg, in the geometry frame.
+        """
+        if not self.exclusion_regions:
+            return None
+        frame = self._exclusion_frame()
+        circles = [
+            CircleSkyRegion(SkyCoord(r["lon"], r["lat"], unit="deg", frame=frame), r["radius"] * u.deg)
+            for r in self.exclusion_regions
+        ]
+        return self._exclusion_geom().region_mask(circles, inside=False)
+
+    def _exclusion_mask(self):
+        if not self.exclusion_regions:
+            return None
+        return self._cached("exclusion", self.exclusion_mask)
+
+    def _steps(self):
+        """The per-observation steps: a list of ``(stage, compute)``, ``compute(previous, observation)``."""
+        raise NotImplementedError
+
+    def _stack(self, datasets):
+        """The stacked result of the per-observation results (counts its own stages)."""
+        raise NotImplementedError
+
+    def _reduce(self, obs_id):
+        """Bring the products of one observation up to date; returns its final dataset or raises."""
+        start = self._stale.get(obs_id, 0)
+        products = self._products.setdefault(obs_id, {})
+        obs = self.observation(obs_id)
+        steps = self._steps()
+        previous = None
+        for index, (stage, compute) in enumerate(steps):
+            if index >= start or stage not in products:
+                products[stage] = compute(previous, obs)
+                self.run_counts[stage] += 1
+            previous = products[stage]
+            self._stale[obs_id] = index + 1
+        for stage in set(products) - {stage for stage, _ in steps}:
+            del products[stage]
+        return previous
+
+    def run(self, cancel=None, progress=None):
+        """Recompute the stale stages and the stacked result.
+
+        Parameters
+        ----------
+        cancel : `threading.Event`, optional
+            When set, the run stops between observations and returns None.
+        progress : callable, optional
+            Called as ``progress(done, total)``.
+
+        Returns
+        -------
+        dataset or None
+            The stacked dataset (None if cancelled).
+        """
+        with self._lock:
+            datasets, ids = [], []
+            total = len(self.obs_ids)
+            for done, obs_id in enumerate(self.obs_ids):
+                if cancel is not None and cancel.is_set():
+                    return None
+                self._stale.setdefault(obs_id, 0)
+                try:
+                    datasets.append(self._reduce(obs_id))
+                    ids.append(obs_id)
+                    self.errors.pop(obs_id, None)
+                except Exception as exc:
+                    self.errors[obs_id] = failure_from_exception(exc, obs_id)
+                    self.warnings.pop(obs_id, None)
+                    self._stale[obs_id] = 0
+                    self._products.pop(obs_id, None)
+                if progress is not None:
+                    progress(done + 1, total)
+            if self.stacked is None or self._stacked_ids != ids:
+                self.stacked = self._stack(datasets)
+                self._stacked_ids = ids
+            return self.stacked
+
+    @property
+    def datasets(self):
+        """Per-observation final datasets (those computed without error), in order."""
+        from ..datasets import Datasets
+
+        final = self._steps()[-1][0]
+        return Datasets([
+            self._products[i][final] for i in self.obs_ids if i in self._products and final in self._products[i]
+        ])
+
+    def error_report(self):
+        """Text listing each failed observation with the last lines of its traceback, then the warnings."""
+        lines = []
+        for obs_id, error in self.errors.items():
+            tail = (error.traceback or "").strip().splitlines()[-3:]
+            lines.append(f"obs {obs_id}: {error}")
+            lines += ["    " + t for t in tail]
+        for obs_id, text in self.warnings.items():
+            lines.append(f"obs {obs_id}: warning: {text}")
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ state
+    def to_dict(self):
+        """The whole state as plain Python data (for YAML)."""
+        from .state import pipeline_to_dict
+
+        return pipeline_to_dict(self)
+
+    @classmethod
+    def from_dict(cls, data, data_store=None):
+        """Pipeline from :meth:`to_dict` output (the chain must be this class's)."""
+        from .state import pipeline_from_dict
+
+        return pipeline_from_dict(data, data_store=data_store, cls=cls)
+
+    def save(self, filename, overwrite=False):
+        """Write the state to a YAML file (atomic; refuses to overwrite unless ``overwrite``)."""
+        from .state import save_state
+
+        save_state(self, filename, overwrite=overwrite)
+
+    @classmethod
+    def load(cls, filename, data_store=None):
+        """Pipeline from a YAML state file (the chain must be this class's)."""
+        from .state import load_state
+
+        return load_state(filename, data_store=data_store, cls=cls)
