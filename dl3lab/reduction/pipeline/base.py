@@ -19,11 +19,9 @@ import copy
 import threading
 
 import traitlets
-from astropy import units as u
-from astropy.coordinates import SkyCoord
-from regions import CircleSkyRegion
 
 from ..executor import failure_from_exception
+from .exclusion import exclusion_sky_regions
 
 __all__ = ["ChainPipeline", "with_mask", "with_exclusion"]
 
@@ -215,9 +213,6 @@ class ChainPipeline(traitlets.HasTraits):
         """The 2-D geometry of the exclusion mask (subclasses)."""
         raise NotImplementedError
 
-    def _exclusion_frame(self):
-        return self.geometry.frame
-
     def exclusion_mask(self):
         """Boolean exclusion mask (True = usable) from ``exclusion_regions``, or None without regions.
 
@@ -225,11 +220,7 @@ class ChainPipeline(traitlets.HasTraits):
         """
         if not self.exclusion_regions:
             return None
-        frame = self._exclusion_frame()
-        circles = [
-            CircleSkyRegion(SkyCoord(r["lon"], r["lat"], unit="deg", frame=frame), r["radius"] * u.deg)
-            for r in self.exclusion_regions
-        ]
+        circles = exclusion_sky_regions(self.exclusion_regions, self.geometry.frame)
         return self._exclusion_geom().region_mask(circles, inside=False)
 
     def _exclusion_mask(self):
