@@ -5,7 +5,7 @@ import traitlets
 
 from .controls import controls_for
 
-__all__ = ["MakerWidget", "GeometryWidget", "LARGE_DATASET_BYTES"]
+__all__ = ["MakerWidget", "GeometryWidget", "OnRegionWidget", "LARGE_DATASET_BYTES"]
 
 #: A geometry whose dataset would exceed this size gets a warning.
 LARGE_DATASET_BYTES = 2 * 1024**3
@@ -15,24 +15,76 @@ _LAYOUTS = {
                         "background_pad_offset", "threads"],
     "SafeMaskMaker": ["methods", "aeff_percent", "bias_percent", "offset_max", "fixed_offset", "irfs"],
     "FoVBackgroundMaker": ["method", "fit_tilt", "min_counts", "min_npred_background"],
+    "SpectrumDatasetMaker": ["selection", "containment_correction", "use_region_center"],
+    "ReflectedRegionsBackgroundMaker": [],
+    "ReflectedRegionsFinder": ["angle_increment", "min_distance", "min_distance_input", "max_region_number", "binsz"],
+    "WobbleRegionsFinder": ["n_off_regions", "binsz"],
+    "RingBackgroundMaker": ["r_in", "width"],
+}
+
+#: Traits holding a parameter object whose controls a maker's panel shows too (laid out by its class).
+_NESTED = {
+    "ReflectedRegionsBackgroundMaker": ["region_finder"],
 }
 
 
 class MakerWidget(widgets.VBox):
     """Controls for every editable parameter of a maker, linked to its traits.
 
+    The controls of a parameter object held by the maker (the region finder of a
+    `~dl3lab.reduction.ReflectedRegionsBackgroundMaker`) are shown too, under their
+    own names; they are rebuilt when the maker gets a new object.
+
     Parameters
     ----------
     maker : `~dl3lab.reduction.makers.Maker`
         The maker; the widget holds no copy of its parameters.
+    title : str, optional
+        Header (default: the maker's class name).
     """
 
     def __init__(self, maker, title=None):
         self.maker = maker
-        names = _LAYOUTS.get(type(maker).__name__)
-        self.controls = controls_for(maker, names=names)
-        header = widgets.HTML(f"<b>{title or type(maker).__name__}</b>")
-        super().__init__([header, *self.controls.values()])
+        self.header = widgets.HTML(f"<b>{title or type(maker).__name__}</b>")
+        self.controls = {}
+        self._nested = _NESTED.get(type(maker).__name__, [])
+        super().__init__([self.header])
+        self._build()
+        if self._nested:
+            maker.observe(self._nested_replaced, names=self._nested)
+
+    def _build(self):
+        for control in self.controls.values():
+            control.close()
+        controls = controls_for(self.maker, names=_LAYOUTS.get(type(self.maker).__name__))
+        for name in self._nested:
+            obj = getattr(self.maker, name)
+            if obj is None:
+                continue
+            for key, control in controls_for(obj, names=_LAYOUTS.get(type(obj).__name__)).items():
+                controls[f"{name}.{key}" if key in controls else key] = control
+        self.controls = controls
+        self.children = [self.header, *controls.values()]
+
+    def _nested_replaced(self, change):
+        self._build()
+
+    def close(self):
+        if self._nested:
+            self.maker.unobserve(self._nested_replaced, names=self._nested)
+            self._nested = []
+        for control in self.controls.values():
+            control.close()
+        super().close()
+
+
+class OnRegionWidget(widgets.VBox):
+    """Controls for a `~dl3lab.reduction.pipeline.OnRegionSpec` (circle centre, radius and frame)."""
+
+    def __init__(self, spec, title="ON region"):
+        self.spec = spec
+        self.controls = controls_for(spec)
+        super().__init__([widgets.HTML(f"<b>{title}</b>"), *self.controls.values()])
 
     def close(self):
         for control in self.controls.values():

@@ -1,5 +1,7 @@
 """Validated trait specifications edited by widgets: the shared `TraitSpec` base and `OnRegionSpec`."""
 
+import math
+
 import traitlets
 from astropy import units as u
 from astropy.coordinates import SkyCoord
@@ -46,7 +48,7 @@ class OnRegionSpec(TraitSpec):
     Parameters
     ----------
     lon, lat : float
-        Centre (deg) in ``frame``.
+        Centre (deg) in ``frame``; the latitude within -90 and 90.
     radius : float
         Radius (deg), positive.
     frame : {"icrs", "galactic"}
@@ -56,15 +58,20 @@ class OnRegionSpec(TraitSpec):
     label = "ON region"
 
     lon = traitlets.Float(83.63)
-    lat = traitlets.Float(22.01, min=-90.0, max=90.0)
+    lat = traitlets.Float(22.01)
     radius = traitlets.Float(0.2)
     frame = traitlets.Enum(["icrs", "galactic"], default_value="icrs")
 
-    @traitlets.validate("radius")
-    def _check_radius(self, proposal):
-        value = proposal["value"]
-        if not 0 < value <= 10:
-            raise traitlets.TraitError(f"the ON region radius must be in (0, 10] deg, got {value}")
+    #: Accepted range of each number: (lowest, highest, whether the lowest is excluded).
+    _ranges = {"lon": (-math.inf, math.inf, True), "lat": (-90.0, 90.0, False), "radius": (0.0, 10.0, True)}
+
+    @traitlets.validate("lon", "lat", "radius")
+    def _check_range(self, proposal):
+        name, value = proposal["trait"].name, proposal["value"]
+        low, high, open_low = self._ranges[name]
+        if not (low < value if open_low else low <= value) or not value <= high or not math.isfinite(value):
+            bounds = f"{'(' if open_low else '['}{low}, {high}]"
+            raise traitlets.TraitError(f"the ON region {name} must be finite and within {bounds} deg, got {value}")
         return value
 
     @property
