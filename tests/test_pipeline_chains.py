@@ -34,6 +34,7 @@ from dl3lab.reduction.pipeline import (
     SpectrumReductionPipeline,
     load_pipeline,
     make_pipeline,
+    onoff_images,
     onoff_spectrum,
 )
 
@@ -320,6 +321,24 @@ def test_ring_chain_equals_the_makers_by_hand(store, to_image):
     assert isinstance(stacked, MapDatasetOnOff) and stacked.stat_type == "wstat"
     assert stacked.counts.data.shape[0] == (1 if to_image else 6)
     assert_same_maps(stacked, manual_ring(store, RUNS[:2], to_image=to_image))
+
+
+def test_onoff_images_of_the_ring_result(store):
+    stacked = ring_pipeline(store, RUNS[:2], to_image=False).run()
+    mask = stacked.mask_safe.data
+    plain = onoff_images(stacked, correlation_radius=0 * u.deg)
+    np.testing.assert_allclose(plain["counts"].data, (stacked.counts.data * mask).sum(axis=0))
+    background = (stacked.alpha.data * stacked.counts_off.data * mask).sum(axis=0)
+    np.testing.assert_allclose(plain["background"].data, background, rtol=1e-6)
+    np.testing.assert_allclose(plain["excess"].data, plain["counts"].data - background, rtol=1e-6, atol=1e-6)
+    correlated = onoff_images(stacked, correlation_radius=0.1 * u.deg)
+    # the Crab stands out in the correlated significance, at the centre of the 3 deg geometry
+    significance = correlated["significance"].data
+    assert np.unravel_index(np.argmax(significance), significance.shape) in {(29, 29), (29, 30), (30, 29), (30, 30)}
+    assert significance.max() > 10
+    clear = np.abs(correlated["excess"].data) > 1e-6
+    assert np.all(np.sign(significance[clear]) == np.sign(correlated["excess"].data[clear]))
+    assert set(np.unique(correlated["safe_mask"].data)) <= {0.0, 1.0}
 
 
 def test_ring_chain_on_the_stacked_image_matches_gammapy(store, reference):
