@@ -5,6 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
+import traitlets
 import yaml
 from astropy import units as u
 from astropy.coordinates import SkyCoord
@@ -475,6 +476,21 @@ def test_version_1_states_still_load_as_the_3d_chain(store, tmp_path):
     assert old.to_dict() == pipeline.to_dict()
     with pytest.raises(DataFormatError, match="'3d' chain"):
         RingReductionPipeline.load(path)
+
+
+def test_revision_follows_every_invalidation(store):
+    pipeline = spectrum_pipeline(store)
+    seen = []
+    pipeline.observe(lambda change: seen.append(pipeline.stale_stages(23523)), names="revision")
+    pipeline._stale[23523] = 3  # as after a run
+    pipeline.background_maker.region_finder.binsz = "0.02 deg"  # nested in the reflected maker
+    pipeline.geometry.binsz_irf = 0.1  # not used by this chain: no invalidation
+    pipeline.safe_mask_maker.aeff_percent = 20
+    pipeline.obs_ids = [23523]
+    assert seen[0] == ["off_regions", "safe_mask", "stack"]  # already stale when observers hear of it
+    assert len(seen) == 3 and pipeline.revision == 3
+    with pytest.raises(traitlets.TraitError):
+        pipeline.revision = 0
 
 
 def test_make_pipeline_by_chain_name(store):

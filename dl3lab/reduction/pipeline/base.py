@@ -97,6 +97,9 @@ class ChainPipeline(traitlets.HasTraits):
     _cache_stages = {}
 
     obs_ids = traitlets.List(traitlets.Int())
+    #: Grows by one after every invalidation (a parameter, exclusion or observation change): a view
+    #: observing this one trait learns of every change, after the pipeline has marked its stages stale.
+    revision = traitlets.Int(0, read_only=True)
     exclusion_regions = traitlets.List(traitlets.Dict())
 
     def __init__(self, data_store, **traits):
@@ -176,6 +179,7 @@ class ChainPipeline(traitlets.HasTraits):
                 self.errors.pop(obs_id, None)
                 self.warnings.pop(obs_id, None)
             self.stacked = None
+        self._bump()
 
     def invalidate(self, stage):
         """Mark ``stage`` and every later stage stale for all observations."""
@@ -187,6 +191,10 @@ class ChainPipeline(traitlets.HasTraits):
             for obs_id in list(self._stale):
                 self._stale[obs_id] = min(self._stale[obs_id], index)
             self.stacked = None
+        self._bump()
+
+    def _bump(self):
+        self.set_trait("revision", self.revision + 1)
 
     def stale_stages(self, obs_id):
         """Stages that the next :meth:`run` recomputes for ``obs_id``."""
