@@ -138,3 +138,43 @@ def test_state_yaml_round_trip_gives_identical_stack(pipeline, tmp_path):
     for key in ("counts", "background", "exposure", "mask_safe"):
         np.testing.assert_array_equal(getattr(stacked, key).data, getattr(again, key).data)
     assert isinstance(again, MapDataset)
+
+
+def test_change_during_a_run_does_not_wait_and_is_not_lost(pipeline, hess_dir):
+    import threading
+
+    pipeline.safe_mask_maker.methods = ["aeff-max", "offset-max"]
+    pipeline.safe_mask_maker.aeff_percent = 40.0
+    first = pipeline.run().mask_safe.data.copy()
+    entered, release = threading.Event(), threading.Event()
+    original = pipeline.safe_mask_maker.make_mask
+
+    def slow_make_mask(*args, **kwargs):
+        entered.set()
+        release.wait(60)
+        return original(*args, **kwargs)
+
+    pipeline.safe_mask_maker.make_mask = slow_make_mask
+    pipeline.safe_mask_maker.aeff_percent = 60.0
+    worker = threading.Thread(target=pipeline.run)
+    worker.start()
+    assert entered.wait(60)
+    # the run is inside the safe-mask stage; a change now must return at once
+    setter = threading.Thread(target=setattr, args=(pipeline.safe_mask_maker, "aeff_percent", 5.0))
+    setter.start()
+    setter.join(30)
+    finished_while_running = not setter.is_alive() and not release.is_set()
+    release.set()
+    worker.join(60)
+    assert finished_while_running
+    assert "safe_mask" in pipeline.stale_stages(RUNS[0])  # computed with the old value: still stale
+    del pipeline.safe_mask_maker.make_mask
+    stacked = pipeline.run()
+    fresh = ReductionPipeline(
+        DataStore.from_dir(hess_dir), RUNS, geometry=small_geometry(),
+        safe_mask_maker=SafeMaskMaker(methods=["aeff-max", "offset-max"], aeff_percent=5.0),
+        exclusion_regions=pipeline.exclusion_regions,
+    ).run()
+    np.testing.assert_array_equal(stacked.mask_safe.data, fresh.mask_safe.data)
+    np.testing.assert_array_equal(stacked.counts.data, fresh.counts.data)
+    assert stacked.mask_safe.data.sum() > first.sum()  # 5 % is looser than 40 %

@@ -103,7 +103,12 @@ class ChainPipeline(traitlets.HasTraits):
     exclusion_regions = traitlets.List(traitlets.Dict())
 
     def __init__(self, data_store, **traits):
+        # ``_lock`` is held by a run from start to end (one run at a time); ``_state`` guards the
+        # bookkeeping only, so a parameter change during a run never waits for the run. ``_epoch``
+        # grows with every invalidation: a run does not mark as fresh what it computed across one.
         self._lock = threading.RLock()
+        self._state = threading.RLock()
+        self._epoch = 0
         self._products = {}
         self._stale = {}
         self._observations = {}
@@ -169,7 +174,8 @@ class ChainPipeline(traitlets.HasTraits):
         self.invalidate(self._plain[change["name"]])
 
     def _obs_changed(self, change):
-        with self._lock:
+        with self._state:
+            self._epoch += 1
             for obs_id in set(self._products) | set(self.errors) | set(self.warnings):
                 if obs_id in change["new"]:
                     continue
@@ -184,7 +190,8 @@ class ChainPipeline(traitlets.HasTraits):
     def invalidate(self, stage):
         """Mark ``stage`` and every later stage stale for all observations."""
         index = self.stages.index(stage)
-        with self._lock:
+        with self._state:
+            self._epoch += 1
             for key, cache_stage in self._cache_stages.items():
                 if index <= self.stages.index(cache_stage):
                     self._cache.pop(key, None)
@@ -213,9 +220,15 @@ class ChainPipeline(traitlets.HasTraits):
         return self._observations[obs_id]
 
     def _cached(self, key, make):
-        if key not in self._cache:
-            self._cache[key] = make()
-        return self._cache[key]
+        with self._state:
+            if key in self._cache:
+                return self._cache[key]
+            epoch = self._epoch
+        value = make()
+        with self._state:
+            if self._epoch == epoch:
+                self._cache[key] = value
+        return value
 
     def _exclusion_geom(self):
         """The 2-D geometry of the exclusion mask (subclasses)."""
@@ -246,8 +259,10 @@ class ChainPipeline(traitlets.HasTraits):
 
     def _reduce(self, obs_id):
         """Bring the products of one observation up to date; returns its final dataset or raises."""
-        start = self._stale.get(obs_id, 0)
-        products = self._products.setdefault(obs_id, {})
+        with self._state:
+            start = self._stale.get(obs_id, 0)
+            products = self._products.setdefault(obs_id, {})
+            epoch = self._epoch
         obs = self.observation(obs_id)
         steps = self._steps()
         previous = None
@@ -256,7 +271,9 @@ class ChainPipeline(traitlets.HasTraits):
                 products[stage] = compute(previous, obs)
                 self.run_counts[stage] += 1
             previous = products[stage]
-            self._stale[obs_id] = index + 1
+            with self._state:
+                if self._epoch == epoch:
+                    self._stale[obs_id] = index + 1
         for stage in set(products) - {stage for stage, _ in steps}:
             del products[stage]
         return previous
@@ -278,11 +295,15 @@ class ChainPipeline(traitlets.HasTraits):
         """
         with self._lock:
             datasets, ids = [], []
-            total = len(self.obs_ids)
-            for done, obs_id in enumerate(self.obs_ids):
+            obs_ids = list(self.obs_ids)
+            total = len(obs_ids)
+            with self._state:
+                epoch = self._epoch
+            for done, obs_id in enumerate(obs_ids):
                 if cancel is not None and cancel.is_set():
                     return None
-                self._stale.setdefault(obs_id, 0)
+                with self._state:
+                    self._stale.setdefault(obs_id, 0)
                 try:
                     datasets.append(self._reduce(obs_id))
                     ids.append(obs_id)
@@ -290,14 +311,19 @@ class ChainPipeline(traitlets.HasTraits):
                 except Exception as exc:
                     self.errors[obs_id] = failure_from_exception(exc, obs_id)
                     self.warnings.pop(obs_id, None)
-                    self._stale[obs_id] = 0
-                    self._products.pop(obs_id, None)
+                    with self._state:
+                        self._stale[obs_id] = 0
+                        self._products.pop(obs_id, None)
                 if progress is not None:
                     progress(done + 1, total)
-            if self.stacked is None or self._stacked_ids != ids:
-                self.stacked = self._stack(datasets)
-                self._stacked_ids = ids
-            return self.stacked
+            with self._state:
+                stacked, stacked_ids = self.stacked, self._stacked_ids
+            if stacked is None or stacked_ids != ids:
+                stacked = self._stack(datasets)
+                with self._state:
+                    if self._epoch == epoch:  # else a change came in meanwhile: the next run stacks again
+                        self.stacked, self._stacked_ids = stacked, ids
+            return stacked
 
     @property
     def datasets(self):
