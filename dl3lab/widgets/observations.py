@@ -111,6 +111,7 @@ class ObservationBrowser(widgets.VBox):
         self.selection.observe(self._selection_edited, names="value")
         self.observe(self._selection_changed, names="selected_obs_ids")
         obs_filter.observe(self._filter_changed, names=traitlets.All)
+        self._observing = True
         self._link = None
         if pipeline is not None:
             self._link = traitlets.link((pipeline, "obs_ids"), (self, "selected_obs_ids"))
@@ -193,9 +194,12 @@ class ObservationBrowser(widgets.VBox):
                 f"{''.join(lines)}</table>{note}")
 
     def close(self):
-        if self._link is not None:
+        if getattr(self, "_link", None) is not None:  # attributes are absent if __init__ failed
             self._link.unlink()
-        self.obs_filter.unobserve(self._filter_changed, names=traitlets.All)
-        for control in self.controls.values():
+            self._link = None
+        if getattr(self, "_observing", False):
+            self.obs_filter.unobserve(self._filter_changed, names=traitlets.All)
+            self._observing = False
+        for control in getattr(self, "controls", {}).values():
             control.close()
         super().close()

@@ -6,28 +6,51 @@ thread; a change during a run cancels it and starts a new one, and the last good
 result stays visible while per-observation errors are listed.
 """
 
+import html
 import threading
 import time
 
 import ipywidgets as widgets
-import traitlets
 
 from dl3lab.reduction.datasets.summary import energy_profiles, sky_images
+from dl3lab.reduction.errors import MissingDataError
+from dl3lab.reduction.pipeline import GeometrySpec, OnRegionSpec, onoff_images, onoff_spectrum
+from dl3lab.reduction.pipeline.exclusion import exclusion_sky_regions
 
-from .makers import GeometryWidget, MakerWidget
+from .exclusion import ExclusionEditor
+from .makers import GeometryWidget, MakerWidget, OnRegionWidget
+from .observations import ObservationBrowser
 from .plots import EnergyProfilePlot, SafeMaskPlots
 from .sky_view import SkyView
+
+_TITLES = {"observations": "Observations", "geometry": "Geometry", "on_region": "ON region",
+           "dataset_maker": "Maps / spectra", "safe_mask_maker": "Safe mask", "background_maker": "Background",
+           "ring_maker": "Ring background", "exclusion": "Exclusion regions"}
+
+
+def _component_panel(name, component):
+    if isinstance(component, GeometrySpec):
+        return GeometryWidget(component)
+    if isinstance(component, OnRegionSpec):
+        return OnRegionWidget(component)
+    return MakerWidget(component, _TITLES.get(name))
 
 __all__ = ["PipelineWidget"]
 
 
 class PipelineWidget(widgets.VBox):
-    """Controls, sky view, plots and summary of a reduction pipeline.
+    """Controls, sky view, plots and summary of a reduction pipeline (any chain).
+
+    The controls are an observation browser, one panel per pipeline component
+    (geometry, ON region, makers) and the exclusion-region editor, all linked to the
+    pipeline's traits. The pipeline's ``revision`` trait tells the widget of every
+    change, after the pipeline has marked the stale stages.
 
     Parameters
     ----------
-    pipeline : `~dl3lab.reduction.pipeline.ReductionPipeline`
-        The pipeline; the widget keeps no parameters of its own.
+    pipeline : `~dl3lab.reduction.pipeline.ChainPipeline`
+        The pipeline (3-D, ring or reflected-regions chain); the widget keeps no
+        parameters of its own.
     auto_run : bool
         Re-run automatically after a change (otherwise use the Run button).
     debounce : float
@@ -61,34 +84,63 @@ class PipelineWidget(widgets.VBox):
         self.status = widgets.HTML("not run yet")
         self.summary = widgets.HTML()
         self.errors = widgets.HTML()
-        self.sky_view = sky_view if sky_view is not None else SkyView(fov=max(pipeline.geometry.width * 1.3, 1.0),
-                                                                      target=pipeline.geometry.center)
-        self.image_choice = widgets.Dropdown(options=["excess", "significance", "counts", "background", "safe_mask"],
-                                             value="excess", description="Image")
+        geometry = pipeline.geometry
+        self.sky_view = sky_view if sky_view is not None else SkyView(fov=max(geometry.width * 1.3, 1.0),
+                                                                      target=geometry.center)
+        images = [] if pipeline.chain == "reflected" else ["excess", "significance", "counts", "background",
+                                                            "safe_mask"]
+        self.image_choice = widgets.Dropdown(options=images, value=images[0] if images else None,
+                                             description="Image", disabled=not images)
         self.image_choice.observe(lambda _: self._show_image(), names="value")
-        self.profile_plot = EnergyProfilePlot()
+        self.profile_plot = EnergyProfilePlot("ON/OFF spectrum" if pipeline.chain == "reflected"
+                                              else "Counts per energy bin")
         self.safe_plots = SafeMaskPlots()
         self._images = None
 
-        self.panels = {
-            "geometry": GeometryWidget(pipeline.geometry),
-            "dataset_maker": MakerWidget(pipeline.dataset_maker, "Maps"),
-            "safe_mask_maker": MakerWidget(pipeline.safe_mask_maker, "Safe mask"),
-        }
-        if pipeline.background_maker is not None:
-            self.panels["background_maker"] = MakerWidget(pipeline.background_maker, "FoV background")
-        for obj in (pipeline.geometry, pipeline.dataset_maker, pipeline.safe_mask_maker, pipeline.background_maker):
-            if obj is not None:
-                obj.observe(self._changed, names=traitlets.All)
-        pipeline.observe(self._changed, names=["exclusion_regions", "obs_ids", "cutout_width"])
+        try:
+            browser = ObservationBrowser(pipeline.data_store, pipeline=pipeline)
+        except MissingDataError as exc:  # a store without an observation index: the pipeline's list stands
+            browser = widgets.HTML(f"<i>No observation browser: {html.escape(str(exc))}. "
+                                   f"Observations: {', '.join(map(str, pipeline.obs_ids))}</i>")
+        self.panels = {"observations": browser}
+        for name, component in pipeline.components.items():
+            if component is not None:
+                self.panels[name] = _component_panel(name, component)
+        self.panels["exclusion"] = ExclusionEditor(pipeline, sky_view=self.sky_view)
+        pipeline.observe(self._changed, names="revision")
 
-        controls = widgets.VBox(list(self.panels.values()), layout=widgets.Layout(width="38%"))
-        tabs = widgets.Tab(children=[widgets.VBox([self.image_choice, self.sky_view]), self.profile_plot,
-                                     self.safe_plots, self.summary])
+        controls = widgets.Accordion(children=list(self.panels.values()), layout=widgets.Layout(width="38%"))
+        for index, name in enumerate(self.panels):
+            controls.set_title(index, _TITLES.get(name, name.replace("_", " ").capitalize()))
+        controls.selected_index = list(self.panels).index(
+            "safe_mask_maker" if "safe_mask_maker" in self.panels else "observations")
+        self.controls = controls
+        # bqplot lays out a figure created in a hidden tab with negative sizes (errors in the browser's
+        # console): a plot tab receives its figure when it is first shown.
+        pages = [widgets.VBox([self.image_choice, self.sky_view]), widgets.VBox(), widgets.VBox(), self.summary]
+        self._deferred_pages = {1: (pages[1], self.profile_plot), 2: (pages[2], self.safe_plots)}
+        self.tabs = tabs = widgets.Tab(children=pages, layout=widgets.Layout(width="62%"))
+        tabs.observe(self._tab_shown, names="selected_index")
         for index, title in enumerate(["Sky", "Spectrum", "Safe mask", "Summary"]):
             tabs.set_title(index, title)
+        # stable CSS classes for browser tests and styling
+        for part, name in ((self.status, "status"), (self.summary, "summary"), (self.sky_view, "sky-view"),
+                           (self.image_choice, "image-choice"), (self.profile_plot, "profile-plot"),
+                           (self.safe_plots, "safe-plots"), (tabs, "tabs")):
+            part.add_class(f"dl3lab-{name}")
         header = widgets.HBox([self.run_button, self.auto_run, self.progress, self.status])
         super().__init__([header, widgets.HBox([controls, tabs]), self.errors])
+
+    def _tab_shown(self, change):
+        page, content = self._deferred_pages.pop(change["new"], (None, None))
+        if page is not None:
+            page.children = [content]
+
+    def close(self):
+        self.pipeline.unobserve(self._changed, names="revision")
+        for panel in self.panels.values():
+            panel.close()
+        super().close()
 
     # ------------------------------------------------------------ scheduling
     def _changed(self, change=None):
@@ -173,37 +225,49 @@ class PipelineWidget(widgets.VBox):
 
     # --------------------------------------------------------------- display
     def show_result(self, stacked):
-        """Update summary, plots and sky layers from a stacked dataset."""
+        """Update summary, plots and sky layers from a stacked result."""
         pipeline = self.pipeline
-        self.summary.value = f"<pre>{stacked}</pre>"
-        self.profile_plot.update(energy_profiles(stacked))
-        datasets = pipeline.datasets
-        if datasets:
-            first = pipeline.obs_ids[0]
-            try:
-                self.safe_plots.update(pipeline.safe_mask_maker.diagnostics(datasets[0], pipeline.observation(first)))
-            except Exception as exc:
-                self.status.value = f"safe-mask plots unavailable: {exc}"
-        self._images = sky_images(stacked)
+        onoff = getattr(stacked, "counts_off", None) is not None
+        self.summary.value = f"<pre>{html.escape(str(stacked))}</pre>"
+        self.profile_plot.update(onoff_spectrum(stacked) if onoff else energy_profiles(stacked))
+        self._show_safe_plots()
         view = self.sky_view
-        view.show_geometry(stacked.counts.geom)
+        if pipeline.chain == "reflected":
+            self._images = None
+            view.remove_layer("result")
+            view.show_geometry(pipeline.geometry.make_geom())
+            view.show_regions("on", [pipeline.on_region.region()], color="#00ff66")
+            off = [region for regions in pipeline.off_regions().values() for region in regions]
+            if off:
+                view.show_regions("off", off, color="#ffa500")
+            else:
+                view.remove_layer("off")
+        else:
+            self._images = onoff_images(stacked) if onoff else sky_images(stacked)
+            view.show_geometry(stacked._geom)
         pointings = [pipeline.observation(i).get_pointing_icrs() for i in pipeline.obs_ids if i not in pipeline.errors]
         view.show_pointings(pointings, offset_max=pipeline.safe_mask_maker.offset_max)
-        exclusion = pipeline.exclusion_regions
-        if exclusion:
-            from astropy import units as u
-            from astropy.coordinates import SkyCoord
-            from regions import CircleSkyRegion
-
-            circles = [CircleSkyRegion(SkyCoord(r["lon"], r["lat"], unit="deg", frame=pipeline.geometry.frame),
-                                       r["radius"] * u.deg) for r in exclusion]
-            view.show_regions("exclusion", circles, color="#ff4040")
+        if pipeline.exclusion_regions:
+            view.show_regions("exclusion", exclusion_sky_regions(pipeline.exclusion_regions, pipeline.geometry.frame),
+                              color="#ff4040")
         else:
             view.remove_layer("exclusion")
         self._show_image()
 
+    def _show_safe_plots(self):
+        pipeline = self.pipeline
+        for obs_id in pipeline.obs_ids:
+            dataset = pipeline.safe_mask_input(obs_id)
+            if dataset is None:
+                continue
+            try:
+                self.safe_plots.update(pipeline.safe_mask_maker.diagnostics(dataset, pipeline.observation(obs_id)))
+            except Exception as exc:  # plots are an aid; the reduction result stays valid
+                self.status.value = f"safe-mask plots unavailable: {html.escape(str(exc))}"
+            return
+
     def _show_image(self):
-        if self._images is not None:
+        if self._images is not None and self.image_choice.value in self._images:
             name = self.image_choice.value
             colormap = "grayscale" if name == "safe_mask" else "viridis"
             self.sky_view.show_image("result", self._images[name], colormap=colormap)

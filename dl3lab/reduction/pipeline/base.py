@@ -335,6 +335,18 @@ class ChainPipeline(traitlets.HasTraits):
             self._products[i][final] for i in self.obs_ids if i in self._products and final in self._products[i]
         ])
 
+    def safe_mask_input(self, obs_id):
+        """The cached dataset the safe mask of ``obs_id`` is computed on (before any mask), or None.
+
+        That is the product of the stage before ``"safe_mask"``; views use it to plot
+        the safe-mask rules (`SafeMaskMaker.diagnostics`).
+        """
+        if "safe_mask" not in self.stages:
+            return None
+        before = self.stages[self.stages.index("safe_mask") - 1]
+        with self._state:
+            return self._products.get(int(obs_id), {}).get(before)
+
     def error_report(self):
         """Text listing each failed observation with the last lines of its traceback, then the warnings."""
         lines = []
