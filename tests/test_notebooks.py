@@ -39,7 +39,10 @@ def example_data(request, monkeypatch, tmp_path):
     """``DL3LAB_DATA`` for the kernel: the H.E.S.S. data or the simulated example store."""
     store = request.getfixturevalue("hess_dir" if request.param == "real" else "simulated_store")
     monkeypatch.setenv("DL3LAB_DATA", str(store))
-    monkeypatch.setenv("DL3LAB_CACHE", str(tmp_path / "cache"))  # nothing is looked up or written elsewhere
+    # Nothing is looked up in, or written to, the user's cache, IPython profile or Jupyter runtime directory.
+    monkeypatch.setenv("DL3LAB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("IPYTHONDIR", str(tmp_path / "ipython"))
+    monkeypatch.setenv("JUPYTER_RUNTIME_DIR", str(tmp_path / "runtime"))
     return request.param
 
 
