@@ -1,4 +1,4 @@
-"""Command-line entry point: ``dl3lab demo``, ``dl3lab simulate`` and ``dl3lab download``."""
+"""Command-line entry point: ``dl3lab demo``, ``simulate``, ``download`` and ``run``."""
 
 import argparse
 import os
@@ -143,6 +143,9 @@ def main(argv=None):
     demo.set_defaults(func=_demo)
     _add_simulate(sub)
     _add_download(sub)
+    from .batch import add_run_command
+
+    add_run_command(sub)
     args = parser.parse_args(argv)
     expected = (DL3LabError, FileExistsError) + ((ValueError,) if args.command != "demo" else ())
     try:

@@ -20,7 +20,8 @@ import threading
 
 import traitlets
 
-from ..executor import failure_from_exception
+from ..errors import ReductionError
+from ..executor import capture_failure, failure_from_exception, run_tasks
 from .exclusion import exclusion_sky_regions
 
 __all__ = ["ChainPipeline", "with_mask", "with_exclusion"]
@@ -63,6 +64,12 @@ def _stage_for(spec, name):
     if spec is None or isinstance(spec, str):
         return spec
     return spec.get(name, spec.get("*"))
+
+
+def _call(func, args):
+    """Worker side of a first-stage task (module level, so it pickles)."""
+    obs = args[0]
+    return capture_failure(func, obs.obs_id, *args)
 
 
 class ChainPipeline(traitlets.HasTraits):
@@ -108,6 +115,9 @@ class ChainPipeline(traitlets.HasTraits):
         # grows with every invalidation: a run does not mark as fresh what it computed across one.
         self._lock = threading.RLock()
         self._state = threading.RLock()
+        #: Default executor and worker count of :meth:`run` (attributes, not part of the saved state).
+        self.executor = None
+        self.n_jobs = None
         self._epoch = 0
         self._products = {}
         self._stale = {}
@@ -278,7 +288,39 @@ class ChainPipeline(traitlets.HasTraits):
             del products[stage]
         return previous
 
-    def run(self, cancel=None, progress=None):
+    def _first_stage_task(self, obs):
+        """``(func, args)`` computing the first stage of ``obs`` from small picklable inputs, or None
+        (then the first stage runs in this process). ``func`` returns the product or a
+        `~dl3lab.reduction.ReductionError`."""
+        return None
+
+    def _prefetch(self, obs_ids, executor, n_jobs, epoch):
+        """Compute the stale first stages of ``obs_ids`` on ``executor`` (results in observation order)."""
+        first = self.stages[0]
+        todo = []
+        for obs_id in obs_ids:
+            with self._state:
+                needed = self._stale.get(obs_id, 0) == 0 or first not in self._products.get(obs_id, {})
+            if needed:
+                try:
+                    task = self._first_stage_task(self.observation(obs_id))
+                except Exception:  # the serial path reports it with its traceback
+                    task = None
+                if task is not None:
+                    todo.append((obs_id, task))
+        if not todo:
+            return
+        tasks = [(func, args) for _, (func, args) in todo]
+        for (obs_id, _), (_, result) in zip(todo, run_tasks(_call, tasks, executor=executor, n_jobs=n_jobs)):
+            if isinstance(result, ReductionError):
+                continue  # computed again in this process, which records the error
+            with self._state:
+                self._products.setdefault(obs_id, {})[first] = result
+                if self._epoch == epoch:
+                    self._stale[obs_id] = max(self._stale.get(obs_id, 0), 1)
+            self.run_counts[first] += 1
+
+    def run(self, cancel=None, progress=None, executor=None, n_jobs=None):
         """Recompute the stale stages and the stacked result.
 
         Parameters
@@ -287,18 +329,31 @@ class ChainPipeline(traitlets.HasTraits):
             When set, the run stops between observations and returns None.
         progress : callable, optional
             Called as ``progress(done, total)``.
+        executor : str or executor, optional
+            Where the first (heaviest) stage of each observation runs: ``"serial"``
+            (default), ``"processes"`` (``n_jobs`` workers), a
+            ``dask.distributed.Client`` or any `concurrent.futures.Executor`. Workers
+            get the observation and small creation arguments, never the reference
+            dataset; the later stages and the stacking run here, in observation order,
+            so every executor gives the identical result.
+        n_jobs : int, optional
+            Number of worker processes for ``"processes"``.
 
         Returns
         -------
         dataset or None
             The stacked dataset (None if cancelled).
         """
+        executor = executor if executor is not None else self.executor
+        n_jobs = n_jobs if n_jobs is not None else self.n_jobs
         with self._lock:
             datasets, ids = [], []
             obs_ids = list(self.obs_ids)
             total = len(obs_ids)
             with self._state:
                 epoch = self._epoch
+            if executor not in (None, "serial"):
+                self._prefetch(obs_ids, executor, n_jobs, epoch)
             for done, obs_id in enumerate(obs_ids):
                 if cancel is not None and cancel.is_set():
                     return None

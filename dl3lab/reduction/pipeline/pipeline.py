@@ -18,6 +18,7 @@ stack. The caching and invalidation machinery is `ChainPipeline`'s.
 import traitlets
 from astropy import units as u
 
+from ..datasets.template import DatasetTemplate
 from ..makers import FoVBackgroundMaker, MapDatasetMaker, SafeMaskMaker
 from .base import ChainPipeline, with_mask
 from .geometry_spec import GeometrySpec
@@ -25,6 +26,16 @@ from .geometry_spec import GeometrySpec
 __all__ = ["ReductionPipeline", "STAGES"]
 
 STAGES = ("maps", "safe_mask", "background", "stack")
+
+
+def _maps_task(obs, template, dataset_maker, cutout_width):
+    """Worker side of the ``maps`` stage: the same cutout and maker run as `ReductionPipeline._run_maps`."""
+    try:
+        reference = template.dataset()
+        local = reference.cutout(obs.get_pointing_icrs(obs.tmid), width=cutout_width * u.deg)
+        return dataset_maker.run(local, obs)
+    finally:
+        obs.release()
 
 
 class ReductionPipeline(ChainPipeline):
@@ -53,7 +64,7 @@ class ReductionPipeline(ChainPipeline):
     _components = {"geometry": "maps", "dataset_maker": "maps", "safe_mask_maker": "safe_mask",
                    "background_maker": "background"}
     _plain = {"cutout_width": "maps", "exclusion_regions": "background"}
-    _cache_stages = {"reference": "maps", "exclusion": "background"}
+    _cache_stages = {"reference": "maps", "template": "maps", "exclusion": "background"}
 
     geometry = traitlets.Instance(GeometrySpec)
     dataset_maker = traitlets.Instance(MapDatasetMaker)
@@ -93,6 +104,13 @@ class ReductionPipeline(ChainPipeline):
         reference = self._reference_dataset()
         local = reference.cutout(obs.get_pointing_icrs(obs.tmid), width=self.cutout_width * u.deg)
         return self.dataset_maker.run(local, obs)
+
+    def _first_stage_task(self, obs):
+        template = self._cached("template", lambda: DatasetTemplate.from_dataset(self._reference_dataset()))
+        if template is None:
+            return None
+        template.share(self._reference_dataset())  # forked workers and this process reuse it
+        return _maps_task, (obs, template, self.dataset_maker, self.cutout_width)
 
     def _run_safe_mask(self, dataset, obs):
         return with_mask(dataset, self.safe_mask_maker.make_mask(dataset, obs))
