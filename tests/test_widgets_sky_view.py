@@ -44,15 +44,28 @@ def test_showing_a_layer_again_replaces_it():
     mask = Map.from_geom(geom, data=np.ones(geom.data_shape, bool), dtype=bool)
     view.show_image("safe-mask", mask)
     view.show_image("safe-mask", mask, colormap="grayscale")
-    assert events(view) == ["add_fits", "remove_overlay", "add_fits"]
-    removal = view.send.call_args_list[1].args[0]
-    assert removal["overlay_names"] == ["safe-mask"]
-    last = view.send.call_args_list[2]
+    # an image replaces the one of the same name in Aladin Lite, whose removeOverlay only knows graphic overlays
+    assert events(view) == ["add_fits", "add_fits"]
+    last = view.send.call_args_list[1]
     assert last.args[0]["options"] == {"name": "safe-mask", "colormap": "grayscale", "opacity": 0.8}
     image = fits.open(__import__("io").BytesIO(last.kwargs["buffers"][0]))[0]
     assert image.data.dtype.kind == "f" and image.data.dtype.itemsize == 4
     assert image.data.sum() == mask.data.sum()
     assert view.layer_names == ["safe-mask"]
+
+
+def test_regions_are_removed_before_being_replaced_but_only_in_a_loaded_view():
+    view = SkyView()
+    view.send = mock.Mock()
+    circle = CircleSkyRegion(SkyCoord(83.63, 22.01, unit="deg"), 0.2 * u.deg)
+    view.show_regions("on", [circle])
+    view.show_regions("on", [circle])
+    assert view.send.call_count == 0  # the front end has nothing to remove yet
+    view._is_loaded = True
+    assert events(view) == ["add_overlay"]
+    view.show_regions("on", [circle])
+    assert events(view) == ["add_overlay", "remove_overlay", "add_overlay"]
+    assert view.send.call_args_list[1].args[0]["overlay_names"] == ["on"]
 
 
 def test_layers_are_sent_again_after_a_reload():

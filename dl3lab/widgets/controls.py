@@ -74,6 +74,7 @@ class TraitControl(widgets.VBox):
         if widget is None:
             raise TypeError(f"no control for trait {name!r} of type {type(trait).__name__}")
         self.obj, self.name, self.widget = obj, name, widget
+        widget.add_class(f"dl3lab-control-{name}")  # a stable CSS class (browser tests, styling)
         self._to_widget, self._from_widget = to_widget, from_widget
         self.error = widgets.HTML(value="", layout=widgets.Layout(min_height="0px"))
         self._updating = False

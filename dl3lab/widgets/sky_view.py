@@ -94,15 +94,20 @@ class SkyView(Aladin):
             for resend in list(self._layers.values()):
                 resend()
 
-    def _remove_layer(self, name):
-        if name in self._layers:
-            del self._layers[name]
-            if name in self._overlay_manager:
-                self._overlay_manager.pop(name)
-            self._send_or_queue({"event_name": "remove_overlay", "overlay_names": [name]})
+    def _remove_layer(self, name, replacing=False):
+        send = self._layers.pop(name, None)
+        if send is None:
+            return
+        if name in self._overlay_manager:
+            self._overlay_manager.pop(name)
+        # A view not loaded yet has none of the layers (it gets the current ones when it loads), and an image
+        # is replaced by sending another one under its name (Aladin Lite's removeOverlay only finds graphic
+        # overlays: for an image it logs an error).
+        if self._is_loaded and not (replacing and getattr(send, "image", False)):
+            self.send({"event_name": "remove_overlay", "overlay_names": [name]})
 
     def _show(self, name, send):
-        self._remove_layer(name)
+        self._remove_layer(name, replacing=True)
         self._layers[name] = send
         if self._is_loaded:
             send()
@@ -176,6 +181,7 @@ class SkyView(Aladin):
         def send():
             self.send({"event_name": "add_fits", "options": options}, buffers=[payload])
 
+        send.image = True
         self._show(name, send)
 
 
@@ -192,3 +198,8 @@ def _region_info(region):
     from ipyaladin.utils._region_converter import RegionInfos
 
     return RegionInfos(_icrs(region)).to_clean_dict()
+
+
+# ``dl3lab app`` names a local copy of Aladin Lite in the environment of the kernels it starts.
+if os.environ.get("DL3LAB_ALADIN_LITE_URL"):
+    use_local_aladin_lite()
