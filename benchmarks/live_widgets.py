@@ -54,12 +54,15 @@ def _instrument(widget, clock):
 
 
 def measure(obs_ids, label, center=None):
-    from dl3lab.reduction import DataStore
+    from dl3lab.reduction import DataStore, SafeMaskMaker
     from dl3lab.reduction.pipeline import GeometrySpec, ReductionPipeline
     from dl3lab.widgets import PipelineWidget
 
     geometry = GeometrySpec() if center is None else GeometrySpec(lon=center[0], lat=center[1])
-    pipeline = ReductionPipeline(DataStore.from_dir(data_dir()), obs_ids, geometry=geometry)
+    geometry.energy_true_min = 0.2
+    geometry.energy_min = 0.3  # so that the aeff-max threshold falls inside the axis and the mask changes
+    safe = SafeMaskMaker(methods=["aeff-max", "offset-max"], offset_max="2.5 deg")
+    pipeline = ReductionPipeline(DataStore.from_dir(data_dir()), obs_ids, geometry=geometry, safe_mask_maker=safe)
     widget = PipelineWidget(pipeline, threaded=False)
     widget.sky_view._is_loaded = True  # messages go out as in a rendered view
     clock = MessageClock()
@@ -71,7 +74,7 @@ def measure(obs_ids, label, center=None):
         if pipeline.errors:
             raise RuntimeError(pipeline.error_report())
         slider = widget.panels["safe_mask_maker"].controls["aeff_percent"].widget
-        stacked, sent = [], []
+        stacked, sent, safe_bins = [], [], set()
         for value in VALUES:
             clock.last = None
             before = pipeline.run_counts["stack"]
@@ -80,6 +83,7 @@ def measure(obs_ids, label, center=None):
             assert pipeline.run_counts["stack"] == before + 1
             stacked.append(widget.last_run_duration)
             sent.append(clock.last - start)
+            safe_bins.add(int(pipeline.stacked.mask_safe.data.sum()))
     finally:
         restore()
 
@@ -88,7 +92,7 @@ def measure(obs_ids, label, center=None):
         return f"median {1000 * statistics.median(values):.0f} ms (p90 {1000 * p90:.0f})"
 
     print(f"{label}: {len(obs_ids)} runs, full run {full:.2f} s; aeff_percent change: stacked dataset {ms(stacked)}, "
-          f"last plot/sky message {ms(sent)}")
+          f"last plot/sky message {ms(sent)}; {len(safe_bins)} different safe masks")
 
 def main():
     from dl3lab.reduction import DataStore
