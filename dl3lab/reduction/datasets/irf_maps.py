@@ -10,6 +10,7 @@ from astropy import units as u
 
 from ..geom.grid import overlap_slices
 from ..interpolation import ScaledGridInterpolator
+from .stacking import PLANE_MIN, all_finite, finite
 
 __all__ = ["IRFMap", "PSFMap", "EDispKernelMap", "EDispMap", "diagonal_kernel"]
 
@@ -76,9 +77,7 @@ class IRFMap:
             w_exp = np.any(w_irf > 0, axis=1, keepdims=True).astype(float)
         data = self._irf_map.data
         expo = self.exposure_map.data
-        other_expo = np.nan_to_num(other.exposure_map.data) * u.Unit(other.exposure_map.unit).to(
-            self.exposure_map.unit
-        )
+        other_expo = finite(other.exposure_map.data) * u.Unit(other.exposure_map.unit).to(self.exposure_map.unit)
         old_expo = expo[slices].copy()
         new_expo = old_expo + other_expo * w_exp
         expo[slices] = new_expo
@@ -91,12 +90,18 @@ class IRFMap:
         scale = u.Unit(other._irf_map.unit).to(self._irf_map.unit)
         if scale != 1:
             other_data = other_data * scale
-        if not np.isfinite(other_data).all():
-            other_data = np.nan_to_num(other_data, nan=0.0, posinf=0.0, neginf=0.0)
+        other_data = finite(other_data)
         target = data[slices]
-        np.multiply(target, a, out=target)
-        target += other_data * b
-        if not np.isfinite(target).all():
+        if target.size < PLANE_MIN or target.ndim < 2 or not len(target) == len(a) == len(b):
+            np.multiply(target, a, out=target)
+            target += other_data * b
+        else:
+            # One true-energy plane at a time, so that the temporaries stay in the CPU cache.
+            for k in range(len(target)):
+                plane = target[k]
+                np.multiply(plane, a[k], out=plane)
+                plane += other_data[k] * b[k]
+        if not all_finite(target):
             data[slices] = np.nan_to_num(target, nan=0.0, posinf=0.0, neginf=0.0)
 
 

@@ -16,6 +16,7 @@ from .background_model import FoVBackgroundModel
 from .irf_maps import EDispKernelMap, EDispMap, PSFMap, diagonal_kernel
 from .masks import mask_safe_edisp_weights, mask_safe_psf_weights, same_sky_grid, stack_meta_tables
 from .memory import check_dataset_size, map_dataset_nbytes
+from .stacking import add_masked, plane_classes
 from .stat import cash
 from .summary import format_summary, info_dict
 
@@ -24,14 +25,6 @@ __all__ = ["MapDataset", "make_name", "RAD_AXIS_DEFAULT", "MIGRA_AXIS_DEFAULT", 
 RAD_AXIS_DEFAULT = MapAxis.from_bounds(0, 0.66, nbin=66, interp="lin", unit="deg", name="rad")
 MIGRA_AXIS_DEFAULT = MapAxis.from_bounds(0.2, 5, nbin=48, interp="lin", name="migra")
 BINSZ_IRF_DEFAULT = 0.2 * u.deg
-
-
-def _add_where(target, values, where):
-    """``target += values`` where ``where`` is True, in place; non-finite values count as zero."""
-    if not np.isfinite(values).all():
-        values = np.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0)
-    # Multiplying by the mask is several times faster than a masked ufunc call.
-    target += (values * where).astype(target.dtype, copy=False)
 
 
 def cutout_maps(maps, position, width, mode="trim", min_npix=1):
@@ -428,18 +421,22 @@ class MapDataset:
         baked into the stacked background, which then has no model. A dataset whose
         safe mask is all False adds nothing, not even its GTI or meta table.
         """
-        if other.mask_safe is not None and not other.mask_safe.data.any():
-            return
+        if other.mask_safe is not None:
+            eps = other.mask_safe.data
+            classes = plane_classes(eps) if eps.ndim > 1 else None
+            if not (eps.any() if classes is None else classes.any()):
+                return
+        else:
+            eps, classes = np.ones(other.counts.data.shape, bool), None
         geom = self._geom
         parent, _ = overlap_slices(other._geom, geom)
         sl = (Ellipsis,) + tuple(parent)
-        eps = other.mask_safe.data if other.mask_safe is not None else np.ones(other.counts.data.shape, bool)
         eps_img = eps.any(axis=0)
 
         if self.counts is not None and other.counts is not None:
-            _add_where(self.counts.data[sl], other.counts.data, eps)
+            add_masked(self.counts.data[sl], other.counts.data, eps, classes=classes)
         if self.exposure is not None and other.exposure is not None:
-            _add_where(self.exposure.data[sl], other.exposure.data, eps_img)
+            add_masked(self.exposure.data[sl], other.exposure.data, eps_img)
             if eps_img.any():
                 livetime = self.exposure.meta.get("livetime", 0 * u.s)
                 self.exposure.meta["livetime"] = livetime + other.exposure.meta.get("livetime", 0 * u.s)
@@ -449,8 +446,8 @@ class MapDataset:
                 self.background.data *= factor
             self.models = None
             other_factor = other._background_factor()
-            other_bkg = other.background.data if other_factor is None else other.background.data * other_factor
-            _add_where(self.background.data[sl], other_bkg, eps)
+            add_masked(self.background.data[sl], other.background.data, eps, classes=classes,
+                       factor=None if other_factor is None else other_factor.ravel())
         if self.psf is not None and other.psf is not None:
             self.psf.stack(other.psf, weights=mask_safe_psf_weights(other))
         if self.edisp is not None and other.edisp is not None:

@@ -3,7 +3,9 @@
 import numpy as np
 from astropy.table import Table
 
-from ..interpolation import interpolate_grid
+from ..geom.grid import sky_grid_key
+from ..interpolation import _cell_index_and_weight, interpolate_grid
+from ..lru import LRUCache
 
 __all__ = ["same_sky_grid", "pixel_centres_in", "mask_safe_psf_weights", "mask_safe_edisp_weights", "stack_meta_tables"]
 
@@ -23,8 +25,24 @@ def same_sky_grid(geom, other):
     )
 
 
+_CENTRES = LRUCache(64)
+
+
 def pixel_centres_in(source_geom, target_geom):
-    """Fractional pixel coordinates ``(x, y)`` in ``target_geom`` of the pixel centres of ``source_geom``."""
+    """Fractional pixel coordinates ``(x, y)`` in ``target_geom`` of the pixel centres of ``source_geom``.
+
+    The arrays depend only on the two sky grids; they are cached and read-only.
+    """
+    key = (sky_grid_key(source_geom), sky_grid_key(target_geom))
+    cached = _CENTRES.get(key)
+    if cached is None:
+        x, y = _pixel_centres_in(source_geom, target_geom)
+        x.flags.writeable = y.flags.writeable = False
+        cached = _CENTRES.put(key, (x, y))
+    return cached
+
+
+def _pixel_centres_in(source_geom, target_geom):
     nx, ny = (int(n) for n in np.ravel(source_geom.npix)[:2])
     yy, xx = np.mgrid[0:ny, 0:nx]
     lon, lat = source_geom.wcs.wcs_pix2world(xx, yy, 0)
@@ -34,7 +52,7 @@ def pixel_centres_in(source_geom, target_geom):
         coord = SkyCoord(lon, lat, unit="deg", frame=source_geom.frame).transform_to(target_geom.frame)
         lon, lat = coord.spherical.lon.deg, coord.spherical.lat.deg
     x, y = target_geom.wcs.wcs_world2pix(lon, lat, 0)
-    return np.asarray(x), np.asarray(y)
+    return np.array(x, dtype=float), np.array(y, dtype=float)
 
 
 def _nearest_lookup(image, x, y):
@@ -60,10 +78,34 @@ def mask_safe_psf_weights(dataset):
 
 
 def _bilinear_nonzero(cube, x, y):
-    """Bilinear interpolation (extrapolating) of each plane of a boolean cube at ``(x, y)``, cast to bool."""
+    """Bilinear interpolation (extrapolating) of each plane of a boolean cube at ``(x, y)``, cast to bool.
+
+    Where ``(x, y)`` lies inside the grid all interpolation weights are >= 0, so the
+    interpolated value is non-zero exactly when a True corner has a positive weight:
+    that is evaluated with boolean lookups. Points outside the grid are interpolated.
+    """
     n_e, ny, nx = cube.shape
     if ny < 2 or nx < 2:
         return _nearest_lookup(cube.any(axis=0), x, y)[None].repeat(n_e, axis=0)
+    ix, wx = _cell_index_and_weight(np.arange(nx, dtype=float), x)
+    iy, wy = _cell_index_and_weight(np.arange(ny, dtype=float), y)
+    with np.errstate(invalid="ignore"):
+        inside = (wx >= 0) & (wx <= 1) & (wy >= 0) & (wy <= 1)
+    if not inside.all():
+        return _bilinear_nonzero_interpolated(cube, x, y)
+    result = np.zeros((n_e,) + np.shape(x), bool)
+    for dy, dx, positive in (
+        (0, 0, (wy < 1) & (wx < 1)),
+        (0, 1, (wy < 1) & (wx > 0)),
+        (1, 0, (wy > 0) & (wx < 1)),
+        (1, 1, (wy > 0) & (wx > 0)),
+    ):
+        result |= cube[:, iy + dy, ix + dx] & positive
+    return result
+
+
+def _bilinear_nonzero_interpolated(cube, x, y):
+    n_e, ny, nx = cube.shape
     grids = [np.arange(n_e, dtype=float), np.arange(ny, dtype=float), np.arange(nx, dtype=float)]
     if n_e < 2:
         values = interpolate_grid(grids[1:], cube[0].astype(float), [y, x])[None]
