@@ -81,3 +81,16 @@ def test_every_control_round_trips_the_current_value(maker):
         before = getattr(maker, name)
         control.widget.value = control.widget.value
         assert getattr(maker, name) == before, name
+
+
+def test_optional_angle_is_a_text_box_where_empty_means_unset():
+    maker = SafeMaskMaker(methods=["offset-max"])
+    control = trait_control(maker, "fixed_offset")
+    assert maker.fixed_offset is None and control.widget.value == ""
+    control.widget.value = "0.7"
+    assert maker.fixed_offset.to_value("deg") == pytest.approx(0.7)
+    control.widget.value = "wide"
+    assert "expected an angle" in control.error.value
+    assert maker.fixed_offset.to_value("deg") == pytest.approx(0.7) and control.widget.value == "0.7"
+    control.widget.value = " "
+    assert maker.fixed_offset is None and control.error.value == ""

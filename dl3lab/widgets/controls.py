@@ -22,11 +22,27 @@ def _make_widget(trait, value, description):
     """A widget and the (to_widget, from_widget) conversions for one trait."""
     identity = (lambda v: v, lambda v: v)
     style = {"description_width": "initial"}
+    if _is_angle(trait) and trait.allow_none:
+        # a text box: empty means "unset" (a number box would have to hold NaN, which JSON cannot carry)
+        def to_text(v):
+            return "" if v is None else f"{float(u.Quantity(v).to_value('deg')):g}"
+
+        def from_text(text):
+            text = text.strip()
+            if not text:
+                return None
+            try:
+                return float(text) * u.deg
+            except ValueError:
+                raise ValueError(f"{description}: expected an angle in deg or nothing, got {text!r}") from None
+
+        widget = widgets.Text(value=to_text(value), description=f"{description} (deg)", placeholder="not set",
+                              continuous_update=False, style=style)
+        return widget, (to_text, from_text)
     if _is_angle(trait):
-        to_widget = lambda v: float("nan") if v is None else float(u.Quantity(v).to_value("deg"))  # noqa: E731
-        from_widget = lambda v: None if v != v else v * u.deg  # noqa: E731  (NaN means "unset")
+        to_widget = lambda v: float(u.Quantity(v).to_value("deg"))  # noqa: E731
         return widgets.FloatText(value=to_widget(value), description=f"{description} (deg)", style=style), (
-            to_widget, from_widget)
+            to_widget, lambda v: v * u.deg)
     if isinstance(trait, SubsetList):
         widget = widgets.SelectMultiple(options=list(trait.choices), value=tuple(value), description=description,
                                         rows=min(5, len(trait.choices)), style=style)

@@ -85,6 +85,7 @@ class ExclusionEditor(widgets.VBox):
         geometry.observe(self._frame_changed, names="frame")
         if sky_view is not None:
             sky_view.on_click(self._sky_clicked)
+        self._closed = False
         self._redraw()
 
     @property
@@ -166,11 +167,13 @@ class ExclusionEditor(widgets.VBox):
                 self.sky_view.remove_layer(EXCLUSION_LAYER)
 
     def close(self):
-        self.pipeline.unobserve(self._regions_changed, names="exclusion_regions")
-        self.pipeline.unobserve(self._geometry_replaced, names="geometry")
-        self.pipeline.geometry.unobserve(self._frame_changed, names="frame")
-        if self.sky_view is not None:
-            self.sky_view.on_click(self._sky_clicked, remove=True)
+        if not getattr(self, "_closed", True):  # idempotent (garbage collection calls it again)
+            self._closed = True
+            self.pipeline.unobserve(self._regions_changed, names="exclusion_regions")
+            self.pipeline.unobserve(self._geometry_replaced, names="geometry")
+            self.pipeline.geometry.unobserve(self._frame_changed, names="frame")
+            if self.sky_view is not None:
+                self.sky_view.on_click(self._sky_clicked, remove=True)
         for control in self.controls.values():
             control.close()
         super().close()
