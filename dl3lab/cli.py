@@ -143,6 +143,9 @@ def main(argv=None):
     demo.set_defaults(func=_demo)
     _add_simulate(sub)
     _add_download(sub)
+    from .app import add_app_parser
+
+    add_app_parser(sub)
     from .batch import add_run_command
 
     add_run_command(sub)
