@@ -242,7 +242,7 @@ class AppServer:
                                ) from None
         if self.log is not None:
             self.log.parent.mkdir(parents=True, exist_ok=True)
-            self._log_file = open(self.log, "ab")  # noqa: SIM115  (closed in stop)
+            self._log_file = open(self.log, "wb")  # noqa: SIM115  (closed in stop)
         output = self._log_file
         # A session of its own: Ctrl-C in a terminal reaches only the parent, which stops Voilà (and so its kernels).
         self.process = subprocess.Popen(self.command(), env=self._environment(), cwd=self.notebook.parent,
