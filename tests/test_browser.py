@@ -212,7 +212,7 @@ def test_app_in_chromium(chromium, app):
             for name in ("geometry", "pointings", "exclusion"):
                 wait_for_more(page, "GraphicOverlayLayer.added", name, 0)
             wait_for_more(page, "Layer.added", "result", 0)
-            zoom_out(page, ".dl3lab-sky-view", notches=4)  # the whole footprint in view
+            zoom_out(page, ".dl3lab-sky-view", notches=3)  # the whole footprint in view
             page.wait_for_timeout(1500)  # let Aladin Lite draw the image
             page.screenshot(path=shots / "1-sky.png")
 
