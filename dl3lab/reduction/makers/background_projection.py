@@ -6,21 +6,23 @@ import numpy as np
 from astropy import units as u
 
 from ..interpolation import trapz_loglog_from_log
-from .irf_projection import _LOG_TWO_TINY64, PIXEL_CHUNK, SeparableIRF
-from .sky import pixel_centres, pointing_offsets, sky_offset_deg, solid_angle_sr
+from .irf_projection import _LOG_TWO_TINY64, SeparableIRF, pixel_chunks
+from .sky import pixel_sky_offsets, pointing_offsets, sky_offset_deg, solid_angle_sr
 
 __all__ = ["BackgroundComputation", "make_background_data", "fov_coordinates"]
 
 
 def _fov_coordinates(geom, pointing, alignment):
-    lon, lat = pixel_centres(geom, frame="icrs")
-    return fov_coordinates(lon, lat, pointing, alignment)
+    return _align(*pixel_sky_offsets(geom, pointing), alignment)
 
 
 def fov_coordinates(lon, lat, pointing, alignment):
     """FoV ``(fov_lon, fov_lat)`` (deg) of ICRS positions ``(lon, lat)`` for a background ``alignment`` (spec §4.3)."""
     p = pointing.icrs
-    xi, eta = sky_offset_deg(lon, lat, p.ra.deg, p.dec.deg)
+    return _align(*sky_offset_deg(lon, lat, p.ra.deg, p.dec.deg), alignment)
+
+
+def _align(xi, eta, alignment):
     if alignment == "REVERSE_LON_RADEC":
         return xi, eta
     if alignment == "RADEC":
@@ -69,32 +71,31 @@ class BackgroundComputation:
         self.weight = np.ravel(solid_angle_sr(self.image)) * factor
         # Pixels outside the table's FoV edges stay zero and are never evaluated.
         self.data = np.zeros((len(self.edges) - 1, len(self.base)))
-        self._pixels = np.flatnonzero(~self.pixel_bad)
-        self._starts = list(range(0, len(self._pixels), PIXEL_CHUNK))
+        self._chunks = pixel_chunks(np.flatnonzero(~self.pixel_bad), len(self.base))
         self._next = 0
-        self._remaining = len(self._starts)
+        self._remaining = len(self._chunks)
         self._lock = threading.Lock()
         self._done = threading.Event()
-        if not self._starts:
+        if not self._chunks:
             self._done.set()
 
-    def _process(self, start):
-        sl = self._pixels[start : start + PIXEL_CHUNK]
-        log_rate = self.sep.rows_at(self.base, self.corners, sl)
+    def _process(self, sl):
+        # (energy edge, pixel) layout: every array operation runs along the contiguous pixels.
+        log_rate = self.sep.columns_at(self.base, self.corners, sl)
         zero = log_rate <= _LOG_TWO_TINY64
-        zero[:, self.sep.fixed_bad] = True
-        integral = trapz_loglog_from_log(log_rate, zero, self.edges, axis=1)
-        self.data[:, sl] = (integral * self.weight[sl, None]).T
+        zero[self.sep.fixed_bad, :] = True
+        integral = trapz_loglog_from_log(log_rate, zero, self.edges, axis=0)
+        self.data[:, sl] = integral * self.weight[sl]
 
     def work(self):
         """Process chunks until none are left (safe to call from several threads)."""
         while True:
             with self._lock:
-                if self._next >= len(self._starts):
+                if self._next >= len(self._chunks):
                     return
-                start = self._starts[self._next]
+                chunk = self._chunks[self._next]
                 self._next += 1
-            self._process(start)
+            self._process(chunk)
             with self._lock:
                 self._remaining -= 1
                 if self._remaining == 0:

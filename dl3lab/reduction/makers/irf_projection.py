@@ -13,12 +13,14 @@ import numpy as np
 
 from ..axes import scale_forward
 
-__all__ = ["interp_along", "evaluate_separable", "outside_edges", "SeparableIRF", "PIXEL_CHUNK"]
+__all__ = ["interp_along", "evaluate_separable", "outside_edges", "SeparableIRF", "pixel_chunks", "PIXEL_CHUNK"]
 
 _TINY64 = np.finfo(np.float64).tiny
 _LOG_TWO_TINY64 = np.log(2 * _TINY64)
 #: Number of pixels handled at once (keeps the per-chunk arrays in the CPU cache).
 PIXEL_CHUNK = 4096
+#: Up to this many fixed values per pixel, tables are evaluated with the pixels along the contiguous axis.
+COLUMNS_MAX = 64
 
 
 def interp_along(values, grid, x, axis):
@@ -99,8 +101,10 @@ class SeparableIRF:
         self.pixel_names = list(pixel_names)
         self.fixed_shape = data.shape[: len(fixed)]
         n_fixed = int(np.prod(self.fixed_shape))
-        # Rows: one per pixel-grid node, each holding all fixed-coordinate values (contiguous gathers).
-        self.rows = np.ascontiguousarray(data.reshape(n_fixed, -1).T)
+        # Rows: one per pixel-grid node, each holding all fixed-coordinate values (contiguous gathers);
+        # columns: the same table transposed, for few fixed values and many pixels.
+        self.columns = np.ascontiguousarray(data.reshape(n_fixed, -1))
+        self.rows = np.ascontiguousarray(self.columns.T)
         self.fixed_bad = self._fixed_oob(irf, fixed)
 
     def _fixed_oob(self, irf, fixed):
@@ -154,22 +158,42 @@ class SeparableIRF:
         """Interpolated (scaled, unclipped) values for the pixels ``sl``: shape ``(p, n_fixed)``."""
         index = base[sl]
         offset, weight = corners[0]
-        out = self.rows[index + offset] * weight[sl, None]
+        # np.take gathers whole rows several times faster than fancy indexing.
+        out = np.take(self.rows, index + offset, axis=0) * weight[sl, None]
         for offset, weight in corners[1:]:
-            out += self.rows[index + offset] * weight[sl, None]
+            out += np.take(self.rows, index + offset, axis=0) * weight[sl, None]
         return out
 
-    def finish(self, values, pixel_bad, fill_value=0.0, clip=True):
-        """Inverse scale, clip and apply the out-of-bounds rule to ``(p, n_fixed)`` values."""
+    def columns_at(self, base, corners, sl):
+        """:meth:`rows_at` transposed, ``(n_fixed, p)``: pixels contiguous, for few fixed values."""
+        index = base[sl]
+        offset, weight = corners[0]
+        out = np.take(self.columns, index + offset, axis=1) * weight[sl]
+        for offset, weight in corners[1:]:
+            out += np.take(self.columns, index + offset, axis=1) * weight[sl]
+        return out
+
+    def finish(self, values, pixel_bad=None, fill_value=0.0, clip=True, columns=False):
+        """Inverse scale, clip and apply the out-of-bounds rule to ``(p, n_fixed)`` values
+        (``(n_fixed, p)`` with ``columns``)."""
         if self.values_scale == "log":
             values = np.exp(values)
             values[np.abs(values) - _TINY64 <= _TINY64] = 0.0
         if clip:
             np.clip(values, 0, None, out=values)
         if fill_value is not None:
-            values[pixel_bad] = fill_value
-            values[:, self.fixed_bad] = fill_value
+            fixed = (self.fixed_bad, slice(None)) if columns else (slice(None), self.fixed_bad)
+            if pixel_bad is not None:
+                values[(slice(None), pixel_bad) if columns else pixel_bad] = fill_value
+            values[fixed] = fill_value
         return values
+
+
+def pixel_chunks(pixels, n_pix):
+    """Selections of at most `PIXEL_CHUNK` of the flat ``pixels`` (slices when they are all ``n_pix``)."""
+    if len(pixels) == n_pix:
+        return [slice(start, min(start + PIXEL_CHUNK, n_pix)) for start in range(0, n_pix, PIXEL_CHUNK)]
+    return [pixels[start : start + PIXEL_CHUNK] for start in range(0, len(pixels), PIXEL_CHUNK)]
 
 
 def evaluate_separable(
@@ -217,18 +241,18 @@ def evaluate_separable(
         zero = np.ones((n_fixed, n_pix), bool)
     else:
         out = np.full((n_fixed, n_pix), 0.0 if fill_value is None else float(fill_value))
-    no_bad = np.zeros(PIXEL_CHUNK, bool)
-    for start in range(0, len(pixels), PIXEL_CHUNK):
-        sl = pixels[start : start + PIXEL_CHUNK]
-        values = sep.rows_at(base, corners, sl)
+    # Few fixed values (energies): pixels along the contiguous axis; many (energy x rad): per-pixel rows.
+    columns = n_fixed <= COLUMNS_MAX
+    for sl in pixel_chunks(pixels, n_pix):
+        values = sep.columns_at(base, corners, sl) if columns else sep.rows_at(base, corners, sl).T
         if raw_log:
             z = values <= _LOG_TWO_TINY64
             if fill_value is not None:
-                z[:, sep.fixed_bad] = True
-            zero[:, sl] = z.T
+                z[sep.fixed_bad, :] = True
+            zero[:, sl] = z
         else:
-            values = sep.finish(values, no_bad[: len(sl)], fill_value=fill_value, clip=clip)
-        out[:, sl] = values.T
+            values = sep.finish(values, fill_value=fill_value, clip=clip, columns=True)
+        out[:, sl] = values
     shape = sep.fixed_shape + tuple(pix_shape)
     if raw_log:
         return out.reshape(shape), zero.reshape(shape)

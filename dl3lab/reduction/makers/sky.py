@@ -18,11 +18,13 @@ __all__ = [
     "angular_separation_deg",
     "sky_offset_deg",
     "pointing_offsets",
+    "pixel_sky_offsets",
     "solid_angle_sr",
     "clear_caches",
 ]
 
 _centres = LRUCache(32)
+_trig = LRUCache(32)
 _offsets = LRUCache(32)
 _solid = LRUCache(32)
 
@@ -30,6 +32,7 @@ _solid = LRUCache(32)
 def clear_caches():
     """Forget every cached coordinate, offset and solid-angle array."""
     _centres.clear()
+    _trig.clear()
     _offsets.clear()
     _solid.clear()
 
@@ -57,6 +60,22 @@ def pixel_centres(geom, frame="icrs"):
     return _centres.put(key, (lon, lat))
 
 
+def _pixel_trig(geom):
+    """ICRS pixel centres of an image geometry in radians with the sine and cosine of the latitude (read-only).
+
+    These depend only on the geometry; the pointing-dependent formulas below start from them.
+    """
+    key = sky_grid_key(geom)
+    cached = _trig.get(key)
+    if cached is not None:
+        return cached
+    lon, lat = (np.radians(np.asarray(a, dtype=float)) for a in pixel_centres(geom, frame="icrs"))
+    values = (lon, lat, np.sin(lat), np.cos(lat))
+    for array in values:
+        array.flags.writeable = False
+    return _trig.put(key, values)
+
+
 def pointing_offsets(geom, pointing):
     """Separation (deg) of every pixel centre of an image geometry from ``pointing``, shape ``(ny, nx)``."""
     p = pointing.icrs
@@ -64,10 +83,18 @@ def pointing_offsets(geom, pointing):
     cached = _offsets.get(key)
     if cached is not None:
         return cached
-    lon, lat = pixel_centres(geom, frame="icrs")
-    sep = angular_separation_deg(lon, lat, p.ra.deg, p.dec.deg)
+    lon1, lat1, slat1, clat1 = _pixel_trig(geom)
+    lon2, lat2 = (np.radians(np.asarray(a, dtype=float)) for a in (p.ra.deg, p.dec.deg))
+    sep = _separation_deg(lon1, slat1, clat1, lon2, lat2)
     sep.flags.writeable = False
     return _offsets.put(key, sep)
+
+
+def pixel_sky_offsets(geom, pointing):
+    """:func:`sky_offset_deg` of the ICRS pixel centres of an image geometry around an ICRS ``pointing``."""
+    p = pointing.icrs
+    lon, lat, slat, clat = _pixel_trig(geom)
+    return _sky_offset(lon, slat, clat, *(np.radians(a) for a in (p.ra.deg, p.dec.deg)))
 
 
 def solid_angle_sr(geom):
@@ -111,8 +138,12 @@ def _compute_solid_angle(wcs, shift, lo, hi):
 def angular_separation_deg(lon1, lat1, lon2, lat2):
     """Great-circle distance in degrees (Vincenty formula, stable at all separations)."""
     lon1, lat1, lon2, lat2 = (np.radians(np.asarray(a, dtype=float)) for a in (lon1, lat1, lon2, lat2))
+    return _separation_deg(lon1, np.sin(lat1), np.cos(lat1), lon2, lat2)
+
+
+def _separation_deg(lon1, slat1, clat1, lon2, lat2):
+    """:func:`angular_separation_deg` from radians, with the sine and cosine of ``lat1`` given."""
     dlon = lon2 - lon1
-    slat1, clat1 = np.sin(lat1), np.cos(lat1)
     slat2, clat2 = np.sin(lat2), np.cos(lat2)
     cdlon = np.cos(dlon)
     num1 = clat2 * np.sin(dlon)
@@ -128,11 +159,15 @@ def sky_offset_deg(lon, lat, lon0, lat0):
     origin maps to (0, 0) and north of the origin is +eta.
     """
     lon, lat = np.radians(lon), np.radians(lat)
-    lon0, lat0 = np.radians(lon0), np.radians(lat0)
+    return _sky_offset(lon, np.sin(lat), np.cos(lat), np.radians(lon0), np.radians(lat0))
+
+
+def _sky_offset(lon, slat, clat, lon0, lat0):
+    """:func:`sky_offset_deg` from radians, with the sine and cosine of ``lat`` given."""
     dlon = lon - lon0
-    x = np.cos(lat) * np.cos(dlon)
-    y = np.cos(lat) * np.sin(dlon)
-    z = np.sin(lat)
+    x = clat * np.cos(dlon)
+    y = clat * np.sin(dlon)
+    z = slat
     x2 = x * np.cos(lat0) + z * np.sin(lat0)
     z2 = -x * np.sin(lat0) + z * np.cos(lat0)
     xi = np.degrees(np.arctan2(y, x2))
