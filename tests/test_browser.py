@@ -76,7 +76,7 @@ def output_dir():
 
 def _apt_install(package):
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
-    install = ["apt-get", "install", "-y", "-q", "--no-install-recommends", package]
+    install = ["apt-get", "install", "-y", "-q", package]
     if subprocess.run(install, env=env, capture_output=True, check=False).returncode == 0:
         return
     subprocess.run(["apt-get", "update", "-q"], env=env, capture_output=True, check=False)
