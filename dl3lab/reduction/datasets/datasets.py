@@ -68,10 +68,9 @@ class Datasets(list):
         """Stack all datasets into a copy of the first one."""
         if not len(self):
             raise ValueError("no datasets to stack")
-        stacked = self[0].copy(name=name)
-        for dataset in self[1:]:
-            stacked.stack(dataset)
-        return stacked
+        from .stack_engine import stack_datasets
+
+        return stack_datasets(self[1:], self[0], name=name)
 
     def write(self, filename, overwrite=False):
         """Write every dataset to ``<name>.fits`` beside the YAML index ``filename``.

@@ -68,6 +68,29 @@ class IRFMap:
         ``P <- (P X + P_o X_o w) / (X + X_o w)`` and ``X <- X + X_o w``, where ``w``
         (broadcastable to the other IRF map data) is the stacking weight.
         """
+        self.stack_many([(other, weights)])
+
+    def stack_many(self, others):
+        """:meth:`stack` of each ``(other, weights)`` in ``others``, in order."""
+        data = self._irf_map.data
+        for other, weights in others:
+            slices, a, b, other_data = self._stack_step(other, weights)
+            target = data[slices]
+            if target.size < PLANE_MIN or target.ndim < 2 or not len(target) == len(a) == len(b):
+                np.multiply(target, a, out=target)
+                target += other_data * b
+            else:
+                # One true-energy plane at a time, so that the temporaries stay in the CPU cache.
+                for k in range(len(target)):
+                    plane = target[k]
+                    np.multiply(plane, a[k], out=plane)
+                    plane += other_data[k] * b[k]
+            if not all_finite(target):
+                data[slices] = np.nan_to_num(target, nan=0.0, posinf=0.0, neginf=0.0)
+
+    def _stack_step(self, other, weights):
+        """Update the exposure map for ``other`` and return ``(slices, a, b, other_data)`` such that the
+        IRF map becomes ``P a + P_o b`` on ``slices``."""
         if self.exposure_map is None or other.exposure_map is None:
             raise ValueError(f"{type(self).__name__}.stack needs exposure maps on both sides")
         slices = (Ellipsis,) + tuple(overlap_slices(other._irf_map.geom, self._irf_map.geom)[0])
@@ -75,7 +98,6 @@ class IRFMap:
         w_exp = w_irf
         if weights is not None and w_irf.ndim == 4 and w_irf.shape[1] > 1:
             w_exp = np.any(w_irf > 0, axis=1, keepdims=True).astype(float)
-        data = self._irf_map.data
         expo = self.exposure_map.data
         other_expo = finite(other.exposure_map.data) * u.Unit(other.exposure_map.unit).to(self.exposure_map.unit)
         old_expo = expo[slices].copy()
@@ -90,19 +112,7 @@ class IRFMap:
         scale = u.Unit(other._irf_map.unit).to(self._irf_map.unit)
         if scale != 1:
             other_data = other_data * scale
-        other_data = finite(other_data)
-        target = data[slices]
-        if target.size < PLANE_MIN or target.ndim < 2 or not len(target) == len(a) == len(b):
-            np.multiply(target, a, out=target)
-            target += other_data * b
-        else:
-            # One true-energy plane at a time, so that the temporaries stay in the CPU cache.
-            for k in range(len(target)):
-                plane = target[k]
-                np.multiply(plane, a[k], out=plane)
-                plane += other_data[k] * b[k]
-        if not all_finite(target):
-            data[slices] = np.nan_to_num(target, nan=0.0, posinf=0.0, neginf=0.0)
+        return slices, a, b, finite(other_data)
 
 
 class PSFMap(IRFMap):

@@ -10,13 +10,11 @@ from astropy.time import Time
 
 from ..axes import MapAxis
 from ..data.gti import GTI
-from ..geom.grid import overlap_slices
 from ..maps import Map
 from .background_model import FoVBackgroundModel
 from .irf_maps import EDispKernelMap, EDispMap, PSFMap, diagonal_kernel
-from .masks import mask_safe_edisp_weights, mask_safe_psf_weights, same_sky_grid, stack_meta_tables
+from .masks import same_sky_grid
 from .memory import check_dataset_size, map_dataset_nbytes
-from .stacking import add_masked, plane_classes
 from .stat import cash
 from .summary import format_summary, info_dict
 
@@ -372,10 +370,17 @@ class MapDataset:
     # -------------------------------------------------------- copy / cut
     def copy(self, name=None):
         """Deep copy under a new name (random if not given)."""
+        return self._copy(name)
+
+    def _copy(self, name=None, replace=None):
+        """:meth:`copy` with the attributes named in ``replace`` set to the given values instead of copies."""
+        replace = replace or {}
         new = self.__class__.__new__(self.__class__)
         new.__dict__.update(self.__dict__)
         for key, value in self.__dict__.items():
-            if hasattr(value, "copy") and not isinstance(value, str | int | float):
+            if key in replace:
+                new.__dict__[key] = replace[key]
+            elif hasattr(value, "copy") and not isinstance(value, str | int | float):
                 new.__dict__[key] = value.copy()
         new.meta = dict(self.meta)
         new._name = make_name(name)
@@ -419,49 +424,14 @@ class MapDataset:
 
         The other dataset's safe mask is applied first; its FoV background model is
         baked into the stacked background, which then has no model. A dataset whose
-        safe mask is all False adds nothing, not even its GTI or meta table.
+        safe mask is all False adds nothing, not even its GTI or meta table. To stack
+        several datasets, `~dl3lab.reduction.datasets.stack_engine.stack_into` (in
+        place) and `~dl3lab.reduction.datasets.stack_engine.stack_datasets` give the
+        same result faster.
         """
-        if other.mask_safe is not None:
-            eps = other.mask_safe.data
-            classes = plane_classes(eps) if eps.ndim > 1 else None
-            if not (eps.any() if classes is None else classes.any()):
-                return
-        else:
-            eps, classes = np.ones(other.counts.data.shape, bool), None
-        geom = self._geom
-        parent, _ = overlap_slices(other._geom, geom)
-        sl = (Ellipsis,) + tuple(parent)
-        eps_img = eps.any(axis=0)
+        from .stack_engine import stack_into
 
-        if self.counts is not None and other.counts is not None:
-            add_masked(self.counts.data[sl], other.counts.data, eps, classes=classes)
-        if self.exposure is not None and other.exposure is not None:
-            add_masked(self.exposure.data[sl], other.exposure.data, eps_img)
-            if eps_img.any():
-                livetime = self.exposure.meta.get("livetime", 0 * u.s)
-                self.exposure.meta["livetime"] = livetime + other.exposure.meta.get("livetime", 0 * u.s)
-        if self.stat_type == "cash" and self.background is not None and other.background is not None:
-            factor = self._background_factor()
-            if factor is not None:
-                self.background.data *= factor
-            self.models = None
-            other_factor = other._background_factor()
-            add_masked(self.background.data[sl], other.background.data, eps, classes=classes,
-                       factor=None if other_factor is None else other_factor.ravel())
-        if self.psf is not None and other.psf is not None:
-            self.psf.stack(other.psf, weights=mask_safe_psf_weights(other))
-        if self.edisp is not None and other.edisp is not None:
-            self.edisp.stack(other.edisp, weights=mask_safe_edisp_weights(other))
-        if self.mask_safe is not None:
-            self.mask_safe.data[sl] |= eps
-        if other.mask_fit is not None:
-            if self.mask_fit is None:
-                self.mask_fit = Map.from_geom(geom, dtype=bool)
-            self.mask_fit.data[sl] |= other.mask_fit.data
-        if other.gti is not None:
-            self.gti = other.gti.copy() if self.gti is None else self.gti.stack(other.gti).union()
-        if other.meta_table is not None:
-            self.meta_table = stack_meta_tables(self.meta_table, other.meta_table)
+        stack_into(self, [other])
 
     # ---------------------------------------------------------- reshape
     def to_image(self, name=None):

@@ -138,13 +138,15 @@ def mask_safe_edisp_weights(dataset):
     return _bilinear_nonzero(eps, x, y)[None].astype(float)
 
 
-def stack_meta_tables(first, second):
-    """Column-wise concatenation of two meta tables into one row of arrays."""
-    if first is None:
-        return second.copy()
-    names = [name for name in first.colnames if name in second.colnames]
-    row = {}
-    for name in names:
-        values = np.concatenate([np.atleast_1d(np.asarray(first[name][0])), np.atleast_1d(np.asarray(second[name][0]))])
-        row[name] = [values]
+def stack_meta_tables(first, *others):
+    """Column-wise concatenation of meta tables into one row of arrays (``first`` may be None).
+
+    The columns are those of the first table present in all; the result equals
+    concatenating the tables two at a time, in order.
+    """
+    tables = ([] if first is None else [first]) + list(others)
+    if len(tables) == 1:
+        return tables[0].copy()
+    names = [name for name in tables[0].colnames if all(name in t.colnames for t in tables[1:])]
+    row = {name: [np.concatenate([np.atleast_1d(np.asarray(t[name][0])) for t in tables])] for name in names}
     return Table(row)

@@ -9,7 +9,7 @@ Every element gets exactly the value the whole-array formula
 
 import numpy as np
 
-__all__ = ["all_finite", "finite", "plane_classes", "add_masked", "PLANE_MIN"]
+__all__ = ["all_finite", "finite", "plane_classes", "Addend", "add_planes", "add_masked", "PLANE_MIN"]
 
 #: Arrays with fewer elements than this are added in one whole-array operation.
 PLANE_MIN = 32768
@@ -44,44 +44,87 @@ def _image_class(image):
     return ALL if image.all() else (SOME if image.any() else NONE)
 
 
-def add_masked(target, values, mask, factor=None, classes=None):
-    """``target += nan_to_num(values * factor) * mask``, in place, in the target dtype.
+class Addend:
+    """One term ``nan_to_num(values * factor) * mask`` added into ``target[..., *where]``.
 
     Parameters
     ----------
-    target : ndarray
-        Array (or view) to add into, same shape as ``values``.
     values : ndarray
-        Values to add.
+        Values to add, shape ``(n_planes, ...)``.
     mask : ndarray of bool
-        Same shape as ``values``, or the shape of one plane (``values.shape[1:]``),
-        then used for every plane.
+        Same shape as ``values``, or the shape of one plane (then used for every plane).
+    where : tuple of slices
+        Trailing-axis slices of the target receiving ``values`` (empty: the whole target).
     factor : 1-D array, optional
         One multiplier per plane.
     classes : array, optional
-        :func:`plane_classes` of ``mask`` (when it has the shape of ``values``), if known.
+        :func:`plane_classes` of a per-plane ``mask``, if known.
     """
-    per_plane = mask.ndim == values.ndim
-    if values.size < PLANE_MIN or values.ndim < 2:
-        if factor is not None:
-            values = values * np.asarray(factor).reshape((-1,) + (1,) * (values.ndim - 1))
-        target += (finite(values) * mask).astype(target.dtype, copy=False)
-        return
-    if per_plane:
-        classes = plane_classes(mask) if classes is None else classes
-    else:
-        classes = np.full(len(values), _image_class(mask))
-    weight = weight_of = None
-    for k in np.flatnonzero(classes != NONE):
-        plane = values[k] if factor is None else values[k] * factor[k]
-        if classes[k] == ALL:
+
+    def __init__(self, values, mask, where=(), factor=None, classes=None):
+        self.values, self.mask, self.where, self.factor = values, mask, tuple(where), factor
+        self.per_plane = mask.ndim == values.ndim
+        self._classes = classes
+        self._weight = self._weight_of = None
+
+    @property
+    def classes(self):
+        if self._classes is None:
+            self._classes = (plane_classes(self.mask) if self.per_plane
+                             else np.full(len(self.values), _image_class(self.mask)))
+        return self._classes
+
+    @property
+    def planewise(self):
+        """Whether the term is large enough to be added plane by plane."""
+        return self.values.ndim >= 2 and self.values.size >= PLANE_MIN
+
+    def add_to(self, target):
+        """Add the whole term into ``target`` (the full array; ``where`` is applied here)."""
+        target = target[(Ellipsis,) + self.where]
+        values = self.values
+        if self.factor is not None:
+            values = values * np.asarray(self.factor).reshape((-1,) + (1,) * (values.ndim - 1))
+        target += (finite(values) * self.mask).astype(target.dtype, copy=False)
+
+    def add_plane(self, target, k):
+        """Add plane ``k`` of the term into plane ``k`` of ``target`` (the full array)."""
+        kind = self.classes[k]
+        if kind == NONE:
+            return
+        plane = self.values[k] if self.factor is None else self.values[k] * self.factor[k]
+        if kind == ALL:
             plane = finite(plane)
         else:
             # The mask as numbers of the plane's type (reused while the mask plane repeats).
-            m = mask[k] if per_plane else mask
-            if weight is None or weight.dtype != plane.dtype or not np.array_equal(m, weight_of):
-                weight, weight_of = m.astype(plane.dtype), m
-            product = plane * weight
+            m = self.mask[k] if self.per_plane else self.mask
+            if self._weight is None or self._weight.dtype != plane.dtype or not np.array_equal(m, self._weight_of):
+                self._weight, self._weight_of = m.astype(plane.dtype), m
+            with np.errstate(invalid="ignore"):
+                product = plane * self._weight
             # A non-finite value anywhere in the plane makes the product non-finite there.
-            plane = product if all_finite(product) else finite(plane) * weight
-        target[k] += plane.astype(target.dtype, copy=False)
+            plane = product if all_finite(product) else finite(plane) * self._weight
+        view = target[k][self.where]
+        view += plane.astype(target.dtype, copy=False)
+
+
+def add_planes(target, addends):
+    """Add the ``addends`` (`Addend`) into ``target`` in place, in their order.
+
+    Large terms are added one plane at a time, every term's plane ``k`` before plane
+    ``k + 1``, so a target plane stays in the CPU cache while all terms are added to
+    it. Each element receives the same additions in the same order as when the terms
+    are added one after the other, so the result is identical.
+    """
+    if all(a.planewise and len(a.values) == len(target) for a in addends):
+        for k in range(len(target)):
+            for addend in addends:
+                addend.add_plane(target, k)
+    else:
+        for addend in addends:
+            addend.add_to(target)
+
+
+def add_masked(target, values, mask, factor=None, classes=None):
+    """``target += nan_to_num(values * factor) * mask``, in place, in the target dtype (see `Addend`)."""
+    add_planes(target, [Addend(values, mask, factor=factor, classes=classes)])
