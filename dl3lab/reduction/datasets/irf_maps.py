@@ -16,11 +16,22 @@ __all__ = ["IRFMap", "PSFMap", "EDispKernelMap", "EDispMap", "diagonal_kernel"]
 
 
 def _pixel_of(geom, position):
-    """Fractional (x, y) pixel of a sky position in a WCS geometry."""
+    """Fractional (x, y) pixel of a sky position in a WCS geometry.
+
+    The last few results are kept per geometry, for the same position object.
+    """
+    cache = getattr(geom, "_cache", None)
+    recent = cache.setdefault("pixel_of", []) if cache is not None else []
+    for known, result in recent:
+        if known is position:
+            return result
     coord = position.transform_to(geom.frame) if hasattr(position, "transform_to") else position
     lon, lat = coord.spherical.lon.deg, coord.spherical.lat.deg
     x, y = geom.wcs.wcs_world2pix(lon, lat, 0)
-    return np.asarray(x, float), np.asarray(y, float)
+    result = (np.asarray(x, float), np.asarray(y, float))
+    if cache is not None:
+        recent[:] = [(position, result)] + recent[:7]
+    return result
 
 
 def _nearest_pixel(geom, position):

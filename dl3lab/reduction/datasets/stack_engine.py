@@ -45,8 +45,16 @@ def _terms(stacked, datasets):
     return [t for t in (_Term(stacked, d) for d in datasets) if t.active]
 
 
+#: Stacks adding at least this many map elements use a helper thread for the exposure and IRF maps.
+THREADED_MIN = 1_000_000
+
+
 def stack_into(stacked, datasets, skip=()):
     """Add ``datasets`` into ``stacked`` in place, as ``stacked.stack(d)`` for each ``d`` in order.
+
+    Large stacks add the exposure and IRF maps in a helper thread (see
+    `dl3lab.reduction.executor.max_threads`) while the calling thread adds the
+    counts, background and masks; the two touch different maps.
 
     Parameters
     ----------
@@ -58,11 +66,29 @@ def stack_into(stacked, datasets, skip=()):
         Parts left untouched: ``"exposure"`` (the exposure map and its livetime) and/or
         ``"psf"``; used by `stack_datasets` when it takes them from a `StackCache`.
     """
+    import threading
+
+    from ..executor import max_threads, thread_pool
+
     terms = _terms(stacked, datasets)
     if not terms:
         return
-    if stacked.counts is not None:
-        add_planes(stacked.counts.data, [t.addend(t.other.counts.data) for t in terms if t.other.counts is not None])
+    size = sum(t.other.counts.data.size for t in terms if t.other.counts is not None)
+    helper = None
+    in_pool = threading.current_thread().name.startswith("dl3lab")  # never wait on the pool from inside it
+    if max_threads() > 1 and not in_pool and size * (1 + ("exposure" not in skip)) >= THREADED_MIN:
+        helper = thread_pool().submit(_stack_responses, stacked, terms, skip)
+    try:
+        _stack_data(stacked, terms)
+    finally:
+        if helper is None:
+            _stack_responses(stacked, terms, skip)
+        else:
+            helper.result()
+
+
+def _stack_responses(stacked, terms, skip):
+    """The exposure (with its livetime), PSF and energy-dispersion part of `stack_into`."""
     if stacked.exposure is not None and "exposure" not in skip:
         with_exposure = [t for t in terms if t.other.exposure is not None]
         add_planes(stacked.exposure.data, [t.addend(t.other.exposure.data, image=True) for t in with_exposure])
@@ -70,6 +96,18 @@ def stack_into(stacked, datasets, skip=()):
             if term.eps_img.any():
                 livetime = stacked.exposure.meta.get("livetime", 0 * u.s)
                 stacked.exposure.meta["livetime"] = livetime + term.other.exposure.meta.get("livetime", 0 * u.s)
+    if stacked.psf is not None and "psf" not in skip:
+        psfs = [(t.other.psf, mask_safe_psf_weights(t.other)) for t in terms if t.other.psf is not None]
+        stacked.psf.stack_many(psfs)
+    if stacked.edisp is not None:
+        edisps = [(t.other.edisp, mask_safe_edisp_weights(t.other)) for t in terms if t.other.edisp is not None]
+        stacked.edisp.stack_many(edisps)
+
+
+def _stack_data(stacked, terms):
+    """The counts, background, masks, GTI and meta-table part of `stack_into`."""
+    if stacked.counts is not None:
+        add_planes(stacked.counts.data, [t.addend(t.other.counts.data) for t in terms if t.other.counts is not None])
     with_background = [t for t in terms if t.other.background is not None]
     if stacked.stat_type == "cash" and stacked.background is not None and with_background:
         factor = stacked._background_factor()
@@ -82,12 +120,6 @@ def stack_into(stacked, datasets, skip=()):
             addends.append(term.addend(term.other.background.data,
                                        factor=None if other_factor is None else other_factor.ravel()))
         add_planes(stacked.background.data, addends)
-    if stacked.psf is not None and "psf" not in skip:
-        psfs = [(t.other.psf, mask_safe_psf_weights(t.other)) for t in terms if t.other.psf is not None]
-        stacked.psf.stack_many(psfs)
-    if stacked.edisp is not None:
-        edisps = [(t.other.edisp, mask_safe_edisp_weights(t.other)) for t in terms if t.other.edisp is not None]
-        stacked.edisp.stack_many(edisps)
     for term in terms:
         other = term.other
         sl = (Ellipsis,) + term.where

@@ -196,9 +196,11 @@ class WcsGeom(WcsCutoutMaskMixin, Geom):
     @property
     def center_skydir(self):
         """Sky position of the map centre (pixel ``((nx-1)/2, (ny-1)/2)``)."""
-        x, y = self.center_pix[:2]
-        lon, lat = self._wcs.wcs_pix2world(x, y, 0)
-        return SkyCoord(float(lon), float(lat), unit="deg", frame=self._frame)
+        if "center_skydir" not in self._cache:  # the geometry is immutable: compute once
+            x, y = self.center_pix[:2]
+            lon, lat = self._wcs.wcs_pix2world(x, y, 0)
+            self._cache["center_skydir"] = SkyCoord(float(lon), float(lat), unit="deg", frame=self._frame)
+        return self._cache["center_skydir"]
 
     # ------------------------------------------------------------ pixels
     def _spatial_pix(self, mode="center"):

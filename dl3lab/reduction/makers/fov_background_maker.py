@@ -85,7 +85,10 @@ class FoVBackgroundMaker(Maker):
     def _sums(self, dataset):
         """Counts and predicted background summed over the safe, unexcluded, finite bins."""
         template = dataset.background.data
-        mask = dataset.mask.data & ~np.isnan(template)
+        mask = dataset.mask.data
+        with np.errstate(invalid="ignore"):
+            if not np.isfinite(np.sum(template)):  # only then may there be NaN to leave out
+                mask = mask & ~np.isnan(template)
         counts = float(np.sum(dataset.counts.data, where=mask, dtype=float))
         factor = dataset._background_factor()
         per_energy = np.sum(template, axis=(1, 2), where=mask, dtype=float)

@@ -272,9 +272,12 @@ class SafeMaskMaker(Maker):
     def make_mask_bkg_invalid(dataset):
         """Finite background, and positive unless the statistic is WStat."""
         bkg = dataset.background.data
-        mask = np.isfinite(bkg)
-        if dataset.stat_type != "wstat":
-            mask &= bkg > 0.0
+        if dataset.stat_type == "wstat":
+            return np.isfinite(bkg)
+        with np.errstate(invalid="ignore"):
+            mask = bkg > 0.0  # False for NaN and -inf
+            if not np.isfinite(np.sum(bkg)):
+                mask &= bkg != np.inf
         return mask
 
     # ------------------------------------------------------------------ run
