@@ -134,3 +134,22 @@ def test_planewise_additions_follow_the_whole_array_formula(dtype):
     for m, f in ((mask, factor[:, None, None]), (image, 1.0)):
         expected[(Ellipsis,) + where] += (np.nan_to_num(values * f, posinf=0, neginf=0) * m).astype(dtype)
     np.testing.assert_array_equal(target, expected)
+
+
+def test_partial_cutout_keeps_values_inside_and_zeros_outside():
+    from astropy.coordinates import SkyCoord
+
+    energy = MapAxis.from_energy_bounds(1, 10, nbin=2, unit="TeV")
+    geom = WcsGeom.create(skydir=(10, 20), width=2, binsz=0.1, axes=[energy])
+    dataset = MapDataset.create(geom)
+    dataset.counts.data[...] = np.arange(dataset.counts.data.size).reshape(dataset.counts.data.shape) + 1
+    lon, lat = geom.pix_to_coord((0, 0, 0))[:2]
+    position = SkyCoord(lon, lat, unit="deg")
+    cut = dataset.cutout(position, width=1 * u.deg, mode="partial")
+    parent, child = cut.counts.geom.overlap_slices(geom, mode="partial")
+    expected = np.zeros(cut.counts.data.shape, np.float32)
+    expected[(Ellipsis,) + tuple(child)] = dataset.counts.data[(Ellipsis,) + tuple(parent)]
+    np.testing.assert_array_equal(cut.counts.data, expected)
+    # the corner pixel of the parent is inside, the rows and columns beyond its edges are zero
+    assert 0 < np.count_nonzero(expected) < expected.size
+    assert (cut.counts.data[:, 0, :] == 0).all() and (cut.counts.data[:, :, 0] == 0).all()

@@ -25,6 +25,22 @@ MIGRA_AXIS_DEFAULT = MapAxis.from_bounds(0.2, 5, nbin=48, interp="lin", name="mi
 BINSZ_IRF_DEFAULT = 0.2 * u.deg
 
 
+def _filled_copy(shape, source, parent, child):
+    """Array of ``shape`` holding ``source[..., parent]`` at ``[..., child]`` and zeros elsewhere.
+
+    Only the part outside ``child`` is zeroed (a trimmed cutout has none), so the
+    new array is written once.
+    """
+    data = np.empty(shape, dtype=source.dtype)
+    inner = (Ellipsis,) + child
+    data[inner] = source[(Ellipsis,) + parent]
+    if data[inner].size != data.size:
+        mask = np.ones(shape[-2:], bool)
+        mask[child] = False
+        data[..., mask] = 0
+    return data
+
+
 def cutout_maps(maps, position, width, mode="trim", min_npix=1):
     """Cut out several maps; maps on the same sky grid share one geometry cutout.
 
@@ -48,8 +64,7 @@ def cutout_maps(maps, position, width, mode="trim", min_npix=1):
             cuts.append(found)
         _, cut_image, parent, child = found
         geom = cut_image.to_cube(item.geom.axes) if len(item.geom.axes) else cut_image
-        data = np.zeros(geom.data_shape, dtype=item.data.dtype)
-        data[(Ellipsis,) + tuple(child)] = item.data[(Ellipsis,) + tuple(parent)]
+        data = _filled_copy(geom.data_shape, item.data, tuple(parent), tuple(child))
         result[key] = Map.from_geom(geom, data=data, unit=item.unit, meta=dict(item.meta))
     return result
 

@@ -11,6 +11,8 @@ from .sky import pixel_sky_offsets, pointing_offsets, sky_offset_deg, solid_angl
 
 __all__ = ["BackgroundComputation", "make_background_data", "fov_coordinates"]
 
+RATE_UNIT = u.Unit("s-1 sr-1")
+
 
 def _fov_coordinates(geom, pointing, alignment):
     return _align(*pixel_sky_offsets(geom, pointing), alignment)
@@ -67,11 +69,14 @@ class BackgroundComputation:
             pixels = {"offset": pointing_offsets(self.image, pointing)}
         self.sep = SeparableIRF(bkg, {"energy": self.edges}, list(pixels), values_scale="log")
         self.base, self.corners, self.pixel_bad = self.sep.pixel_weights(pixels)
-        factor = (u.Unit(bkg.unit) * e_unit).to("s-1 sr-1") * u.Quantity(ontime).to_value("s")
+        factor = (u.Unit(bkg.unit) * e_unit).to(RATE_UNIT) * u.Quantity(ontime).to_value("s")
         self.weight = np.ravel(solid_angle_sr(self.image)) * factor
         # Pixels outside the table's FoV edges stay zero and are never evaluated.
-        self.data = np.zeros((len(self.edges) - 1, len(self.base)))
-        self._chunks = pixel_chunks(np.flatnonzero(~self.pixel_bad), len(self.base))
+        pixels = np.flatnonzero(~self.pixel_bad)
+        shape = (len(self.edges) - 1, len(self.base))
+        # Every valid pixel is written by a chunk; only a partial set needs zeros elsewhere.
+        self.data = np.empty(shape) if len(pixels) == len(self.base) else np.zeros(shape)
+        self._chunks = pixel_chunks(pixels, len(self.base))
         self._next = 0
         self._remaining = len(self._chunks)
         self._lock = threading.Lock()

@@ -55,7 +55,9 @@ def outside_edges(axis, values):
     edges = axis.edges.to_value(axis.unit)
     values = np.asarray(values, dtype=float)
     with np.errstate(invalid="ignore"):
-        return ~np.isfinite(values) | (values < edges[0]) | (values > edges[-1])
+        inside = values >= edges[0]  # False for NaN
+        inside &= values <= edges[-1]
+        return ~inside
 
 
 class SeparableIRF:
@@ -137,20 +139,24 @@ class SeparableIRF:
                 parts.append((np.zeros(len(xs), dtype=np.intp), np.zeros(len(xs)), 1))
             else:
                 idx = np.clip(np.searchsorted(grid, xs, side="right") - 1, 0, len(grid) - 2)
-                parts.append((idx, (xs - grid[idx]) / (grid[idx + 1] - grid[idx]), len(grid)))
+                lo, hi = np.take(grid, idx), np.take(grid, idx + 1)
+                parts.append((idx, (xs - lo) / (hi - lo), len(grid)))
             out = outside_edges(axis, values)
             bad = out if bad is None else (bad | out)
         sizes = [n for _, _, n in parts]
         strides = np.cumprod([1] + sizes[::-1][:-1])[::-1]
         base = sum(idx * stride for (idx, _, _), stride in zip(parts, strides))
+        # Per axis the weights of the lower and upper node; a corner's weight is their product
+        # (the same values as a product started from ones, since 1 * x == x).
+        factors = [(1.0 - w, w) for _, w, _ in parts]
         corners = []
         for corner in range(2 ** len(parts)):
             bits = [(corner >> (len(parts) - 1 - d)) & 1 for d in range(len(parts))]
             if any(b and n == 1 for b, n in zip(bits, sizes)):
                 continue
-            weight = np.ones(len(base))
-            for b, (_, w, _) in zip(bits, parts):
-                weight = weight * (w if b else 1.0 - w)
+            weight = None
+            for b, pair in zip(bits, factors):
+                weight = pair[b] if weight is None else weight * pair[b]
             corners.append((int(sum(b * s for b, s in zip(bits, strides))), weight))
         return base, corners, bad
 
@@ -239,6 +245,8 @@ def evaluate_separable(
     if raw_log:
         out = np.zeros((n_fixed, n_pix))
         zero = np.ones((n_fixed, n_pix), bool)
+    elif len(pixels) == n_pix:  # every pixel is written below
+        out = np.empty((n_fixed, n_pix))
     else:
         out = np.full((n_fixed, n_pix), 0.0 if fill_value is None else float(fill_value))
     # Few fixed values (energies): pixels along the contiguous axis; many (energy x rad): per-pixel rows.

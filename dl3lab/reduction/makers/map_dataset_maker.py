@@ -13,6 +13,7 @@ from ..maps import Map
 from .background_projection import BackgroundComputation
 from .core import Maker
 from .map_products import (
+    M2_S,
     fill_counts,
     make_edisp_kernel_data,
     make_edisp_map_data,
@@ -25,6 +26,7 @@ from .traits import AngleTrait, SubsetList
 __all__ = ["MapDatasetMaker", "make_meta_table"]
 
 MAP_SELECTION = ("counts", "exposure", "background", "psf", "edisp")
+DEG_INV2 = u.Unit("deg-2")
 
 
 def make_meta_table(observation):
@@ -114,7 +116,7 @@ class MapDatasetMaker(Maker):
         offsets = pointing_offsets(geom.to_image(), observation.get_pointing_icrs(observation.tmid))
         data = make_exposure_data(observation.aeff, geom.axes["energy_true"], offsets, observation.livetime)
         meta = {"livetime": observation.livetime.to("s"), "is_pointlike": observation.is_pointlike}
-        return Map.from_geom(geom, data=data.reshape(geom.data_shape), unit="m2 s", meta=meta)
+        return Map.from_geom(geom, data=data.reshape(geom.data_shape), unit=M2_S, meta=meta)
 
     def _background_irf(self, observation):
         bkg = observation.bkg
@@ -145,14 +147,14 @@ class MapDatasetMaker(Maker):
         offsets = pointing_offsets(image, observation.get_pointing_icrs(observation.tmid))
         energy_true = geom.axes["energy_true"]
         data = make_psf_data(observation.psf, energy_true, geom.axes["rad"], offsets)
-        psf_map = Map.from_geom(geom, data=data, unit="deg-2")
+        psf_map = Map.from_geom(geom, data=data, unit=DEG_INV2)
         exposure = self._irf_exposure(geom.squash("rad"), observation, offsets)
         return PSFMap(psf_map, exposure)
 
     def _irf_exposure(self, geom, observation, offsets):
         data = make_exposure_data(observation.aeff, geom.axes["energy_true"], offsets, observation.livetime)
         meta = {"livetime": observation.livetime.to("s"), "is_pointlike": observation.is_pointlike}
-        return Map.from_geom(geom, data=data.reshape(geom.data_shape), unit="m2 s", meta=meta)
+        return Map.from_geom(geom, data=data.reshape(geom.data_shape), unit=M2_S, meta=meta)
 
     def make_edisp_kernel(self, geom, observation):
         """Energy-dispersion kernel map on ``geom`` (IRF geometry with ``[energy, energy_true]``)."""

@@ -20,6 +20,8 @@ __all__ = [
 ]
 
 EDISP_KERNEL_THRESHOLD = 1e-8
+M2_S = u.Unit("m2 s")
+SR_INV = u.Unit("sr-1")
 
 
 def fill_counts(geom, events):
@@ -49,8 +51,8 @@ def make_exposure_data(aeff, energy_true_axis, offsets, livetime):
     """``A_eff(E'_centre, offset) * livetime`` in m2 s, shape ``(n_E',) + offsets.shape``."""
     energy = energy_true_axis.center.to_value(aeff.axes["energy_true"].unit)
     area = evaluate_separable(aeff, {"energy_true": energy}, {"offset": offsets})
-    factor = (u.Unit(aeff.unit) * u.Quantity(livetime)).to_value("m2 s")
-    return area * factor
+    area *= (u.Unit(aeff.unit) * u.Quantity(livetime)).to_value(M2_S)
+    return area
 
 
 def make_psf_data(psf, energy_true_axis, rad_axis, offsets):
@@ -67,7 +69,7 @@ def make_psf_data(psf, energy_true_axis, rad_axis, offsets):
             energy_true=energy[:, None, None] * psf.axes["energy_true"].unit,
             offset=flat[None, None, :] * u.deg,
             rad=rad_c[None, :, None] * u.deg,
-        ).to_value("sr-1")
+        ).to_value(SR_INV)
         values = values.reshape(values.shape[:2] + np.shape(offsets))
     else:
         rad = rad_axis.center.to_value(psf.axes["rad"].unit)
