@@ -7,8 +7,8 @@ import pytest
 from astropy import units as u
 
 from dl3lab.reduction import (
-    DataStore,
     Datasets,
+    DataStore,
     FoVBackgroundMaker,
     MapAxis,
     MapDataset,
