@@ -22,13 +22,19 @@ def data_dir():
 def gammapy_python():
     """Python interpreter of a separate environment with Gammapy 2.1, or None.
 
-    ``GAMMAPY_PYTHON`` names it; otherwise ``.venv-gammapy`` (made by ``make gammapy-env``) is used.
+    ``GAMMAPY_PYTHON`` (or ``DL3LAB_GAMMAPY_PYTHON``) names it; otherwise ``.venv-gammapy``
+    (made by ``make gammapy-env``) is used, else the environment the interoperability
+    tests cache under ``$XDG_CACHE_HOME/dl3lab/gammapy-2.1`` once it is complete.
     """
-    env = os.environ.get("GAMMAPY_PYTHON")
-    if env and shutil.which(env) or (env and Path(env).exists()):
-        return env
+    for name in ("GAMMAPY_PYTHON", "DL3LAB_GAMMAPY_PYTHON"):
+        env = os.environ.get(name)
+        if env and (shutil.which(env) or Path(env).exists()):
+            return env
     local = ROOT / ".venv-gammapy" / "bin" / "python"
-    return str(local) if local.exists() else None
+    if local.exists():
+        return str(local)
+    cached = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "dl3lab" / "gammapy-2.1"
+    return str(cached / "bin" / "python") if (cached / ".complete").exists() else None
 
 
 def run_gammapy(script, *args, timeout=1800):

@@ -5,7 +5,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["read_all.py", "reduce_3d.py", "reduce_1d.py", "simulate.py"]
+BENCHMARKS = ["read_all.py", "reduce_3d.py", "reduce_1d.py", "simulate.py", "live_tuning.py"]
 
 
 def main(names=None):
