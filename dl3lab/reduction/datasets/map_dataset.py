@@ -58,8 +58,7 @@ def cutout_maps(maps, position, width, mode="trim", min_npix=1):
     for key, item in maps.items():
         found = next((cut for cut in cuts if same_sky_grid(cut[0], item.geom)), None)
         if found is None:
-            cut = item.geom.cutout(position=position, width=width, mode=mode, min_npix=min_npix)
-            parent, child = cut.overlap_slices(item.geom, mode="partial" if mode != "strict" else "strict")
+            cut, (parent, child) = item.geom._cutout_and_slices(position, width, mode=mode, min_npix=min_npix)
             found = (item.geom, cut.to_image(), parent, child)
             cuts.append(found)
         _, cut_image, parent, child = found

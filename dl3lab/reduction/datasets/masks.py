@@ -16,6 +16,8 @@ def same_sky_grid(geom, other):
         return True
     if tuple(np.ravel(geom.npix)[:2]) != tuple(np.ravel(other.npix)[:2]) or geom.frame != other.frame:
         return False
+    if geom.wcs is other.wcs:  # geometries derived from one another share their WCS object
+        return True
     a, b = geom.wcs.wcs, other.wcs.wcs
     return (
         list(a.ctype) == list(b.ctype)

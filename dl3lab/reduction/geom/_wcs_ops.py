@@ -85,6 +85,10 @@ class WcsCutoutMaskMixin:
         NoOverlapError
             If the cutout does not overlap the geometry.
         """
+        return self._cutout_and_slices(position, width, mode=mode, odd_npix=odd_npix, min_npix=min_npix)[0]
+
+    def _cutout_and_slices(self, position, width, mode="trim", odd_npix=False, min_npix=1):
+        """:meth:`cutout` and the ``(parent_slices, cutout_slices)`` (y, x) of its pixels in this geometry."""
         width = np.array(parse_angle_pair(width))
         npix = np.clip(width / self.pixel_scales.to_value("deg"), min_npix, None)
         if odd_npix:
@@ -95,12 +99,13 @@ class WcsCutoutMaskMixin:
         if mode == "trim":
             new_shape = (large[0].stop - large[0].start, large[1].stop - large[1].start)
             shift = (large[1].start, large[0].start)
+            small = (slice(0, new_shape[0]), slice(0, new_shape[1]))
         else:
             new_shape = shape
             shift = (large[1].start - small[1].start, large[0].start - small[0].start)
         wcs = self._wcs.deepcopy()
         wcs.wcs.crpix = np.asarray(wcs.wcs.crpix, dtype=float) - np.array(shift, dtype=float)
-        return self._init_copy(wcs=wcs, npix=(new_shape[1], new_shape[0]))
+        return self._init_copy(wcs=wcs, npix=(new_shape[1], new_shape[0])), (large, small)
 
     def _position_pix(self, position):
         if isinstance(position, SkyCoord):
