@@ -77,7 +77,8 @@ def make_psf_data(psf, energy_true_axis, rad_axis, offsets):
     weights = (2 * np.pi * rad_c * rad_axis.bin_width.to_value("deg")).reshape((1, -1) + (1,) * offsets.ndim)
     norm = np.sum(values * weights, axis=1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.nan_to_num(values / norm)
+        np.divide(values, norm, out=values)
+    return np.nan_to_num(values, copy=False)
 
 
 def _normalised_migration(edisp, energy_true, offsets):
