@@ -26,6 +26,8 @@ from .traits import AngleTrait, SubsetList
 __all__ = ["MapDatasetMaker", "make_meta_table"]
 
 MAP_SELECTION = ("counts", "exposure", "background", "psf", "edisp")
+#: Per-thread state of a running :meth:`MapDatasetMaker.run` (values shared between its maps).
+_RUN = threading.local()
 DEG_INV2 = u.Unit("deg-2")
 
 
@@ -141,18 +143,19 @@ class MapDatasetMaker(Maker):
         """Predicted background counts from the background IRF."""
         return Map.from_geom(geom, data=self._background_computation(geom, observation).result(), unit="")
 
-    def make_psf(self, geom, observation, _memo=None):
+    def make_psf(self, geom, observation):
         """PSF map on ``geom`` (IRF geometry with ``[rad, energy_true]`` axes)."""
         image = geom.to_image()
         offsets = pointing_offsets(image, observation.get_pointing_icrs(observation.tmid))
         energy_true = geom.axes["energy_true"]
         data = make_psf_data(observation.psf, energy_true, geom.axes["rad"], offsets)
         psf_map = Map.from_geom(geom, data=data, unit=DEG_INV2)
-        exposure = self._irf_exposure(geom.squash("rad"), observation, offsets, _memo)
+        exposure = self._irf_exposure(geom.squash("rad"), observation, offsets)
         return PSFMap(psf_map, exposure)
 
-    def _irf_exposure(self, geom, observation, offsets, memo=None):
-        """Exposure map on an IRF geometry; ``memo`` (a dict) shares the values between maps of one run."""
+    def _irf_exposure(self, geom, observation, offsets):
+        """Exposure map on an IRF geometry (computed once per grid within one :meth:`run`)."""
+        memo = getattr(_RUN, "memo", None)
         energy_true = geom.axes["energy_true"]
         edges = energy_true.edges
         key = (id(offsets), edges.value.tobytes(), str(edges.unit))
@@ -165,21 +168,21 @@ class MapDatasetMaker(Maker):
         meta = {"livetime": observation.livetime.to("s"), "is_pointlike": observation.is_pointlike}
         return Map.from_geom(geom, data=data.reshape(geom.data_shape), unit=M2_S, meta=meta)
 
-    def make_edisp_kernel(self, geom, observation, _memo=None):
+    def make_edisp_kernel(self, geom, observation):
         """Energy-dispersion kernel map on ``geom`` (IRF geometry with ``[energy, energy_true]``)."""
         image = geom.to_image()
         offsets = pointing_offsets(image, observation.get_pointing_icrs(observation.tmid))
         data = make_edisp_kernel_data(observation.edisp, geom.axes["energy_true"], geom.axes["energy"], offsets)
         kernel = Map.from_geom(geom, data=data, unit="")
-        return EDispKernelMap(kernel, self._irf_exposure(geom.squash("energy"), observation, offsets, _memo))
+        return EDispKernelMap(kernel, self._irf_exposure(geom.squash("energy"), observation, offsets))
 
-    def make_edisp(self, geom, observation, _memo=None):
+    def make_edisp(self, geom, observation):
         """Migration map on ``geom`` (IRF geometry with ``[migra, energy_true]``)."""
         image = geom.to_image()
         offsets = pointing_offsets(image, observation.get_pointing_icrs(observation.tmid))
         data = make_edisp_map_data(observation.edisp, geom.axes["energy_true"], geom.axes["migra"], offsets)
         edisp_map = Map.from_geom(geom, data=data, unit="")
-        return EDispMap(edisp_map, self._irf_exposure(geom.squash("migra"), observation, offsets, _memo))
+        return EDispMap(edisp_map, self._irf_exposure(geom.squash("migra"), observation, offsets))
 
     # ------------------------------------------------------------------ run
     def run(self, dataset, observation):
@@ -205,16 +208,17 @@ class MapDatasetMaker(Maker):
                 kwargs["counts"] = Map.from_geom(geom, dtype=np.float32)
             if "exposure" in selection and dataset.exposure is not None:
                 kwargs["exposure"] = self.make_exposure(dataset.exposure.geom, observation)
-            memo = {}  # the PSF and EDisp maps usually share their grid: their exposure is computed once
+            _RUN.memo = {}  # the PSF and EDisp maps usually share their grid: their exposure is computed once
             if "psf" in selection and dataset.psf is not None:
-                kwargs["psf"] = self.make_psf(dataset.psf.psf_map.geom, observation, _memo=memo)
+                kwargs["psf"] = self.make_psf(dataset.psf.psf_map.geom, observation)
             if "edisp" in selection and dataset.edisp is not None:
                 edisp_geom = dataset.edisp.edisp_map.geom
                 if "migra" in edisp_geom.axes.names:
-                    kwargs["edisp"] = self.make_edisp(edisp_geom, observation, _memo=memo)
+                    kwargs["edisp"] = self.make_edisp(edisp_geom, observation)
                 else:
-                    kwargs["edisp"] = self.make_edisp_kernel(edisp_geom, observation, _memo=memo)
+                    kwargs["edisp"] = self.make_edisp_kernel(edisp_geom, observation)
         finally:
+            _RUN.memo = None
             if shared is not None:
                 kwargs["background"] = Map.from_geom(geom, data=shared.result(), unit="")
         if "background" in selection and shared is None:
