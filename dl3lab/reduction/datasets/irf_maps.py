@@ -92,10 +92,11 @@ class IRFMap:
                 target += other_data * b
             else:
                 # One true-energy plane at a time, so that the temporaries stay in the CPU cache.
+                scratch = np.empty(np.broadcast_shapes(other_data[0].shape, b[0].shape))
                 for k in range(len(target)):
                     plane = target[k]
                     np.multiply(plane, a[k], out=plane)
-                    plane += other_data[k] * b[k]
+                    plane += np.multiply(other_data[k], b[k], out=scratch)
             if not all_finite(target):
                 data[slices] = np.nan_to_num(target, nan=0.0, posinf=0.0, neginf=0.0)
 

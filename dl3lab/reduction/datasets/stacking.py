@@ -65,7 +65,7 @@ class Addend:
         self.values, self.mask, self.where, self.factor = values, mask, tuple(where), factor
         self.per_plane = mask.ndim == values.ndim
         self._classes = classes
-        self._weight = self._weight_of = None
+        self._weight = self._weight_of = self._scratch = None
 
     @property
     def classes(self):
@@ -92,18 +92,27 @@ class Addend:
         kind = self.classes[k]
         if kind == NONE:
             return
-        plane = self.values[k] if self.factor is None else self.values[k] * self.factor[k]
+        values = self.values[k]
+        dtype = np.result_type(values, self.factor) if self.factor is not None else values.dtype
+        # One scratch plane per term, reused for every plane (fewer allocations, fewer page faults).
+        if self._scratch is None or self._scratch.dtype != dtype:
+            self._scratch = np.empty(values.shape, dtype)
+        plane = values if self.factor is None else np.multiply(values, self.factor[k], out=self._scratch)
         if kind == ALL:
             plane = finite(plane)
         else:
             # The mask as numbers of the plane's type (reused while the mask plane repeats).
             m = self.mask[k] if self.per_plane else self.mask
-            if self._weight is None or self._weight.dtype != plane.dtype or not np.array_equal(m, self._weight_of):
-                self._weight, self._weight_of = m.astype(plane.dtype), m
+            if self._weight is None or self._weight.dtype != dtype or not np.array_equal(m, self._weight_of):
+                self._weight, self._weight_of = m.astype(dtype), m
             with np.errstate(invalid="ignore"):
-                product = plane * self._weight
+                product = np.multiply(plane, self._weight, out=self._scratch)
             # A non-finite value anywhere in the plane makes the product non-finite there.
-            plane = product if all_finite(product) else finite(plane) * self._weight
+            if not all_finite(product):
+                # only reached with non-finite values: recompute from the original values
+                plane = values if self.factor is None else values * self.factor[k]
+                product = finite(plane) * self._weight
+            plane = product
         view = target[k][self.where]
         view += plane.astype(target.dtype, copy=False)
 

@@ -52,9 +52,12 @@ class BackgroundComputation:
         Observation time (not livetime).
     oversampling : int, optional
         Energy oversampling factor.
+    out : ndarray, optional
+        Array of shape ``(n_energy, n_pixels)`` (``n_energy`` oversampled) to hold the
+        result; ignored if its shape differs.
     """
 
-    def __init__(self, bkg, geom, pointing, ontime, oversampling=None):
+    def __init__(self, bkg, geom, pointing, ontime, oversampling=None, out=None):
         energy_axis = geom.axes["energy"]
         if oversampling:
             energy_axis = energy_axis.upsample(int(oversampling))
@@ -75,7 +78,12 @@ class BackgroundComputation:
         pixels = np.flatnonzero(~self.pixel_bad)
         shape = (len(self.edges) - 1, len(self.base))
         # Every valid pixel is written by a chunk; only a partial set needs zeros elsewhere.
-        self.data = np.empty(shape) if len(pixels) == len(self.base) else np.zeros(shape)
+        if out is not None and out.shape == shape:
+            self.data = out
+            if len(pixels) != len(self.base):
+                out[...] = 0.0
+        else:
+            self.data = np.empty(shape) if len(pixels) == len(self.base) else np.zeros(shape)
         self._chunks = pixel_chunks(pixels, len(self.base))
         self._next = 0
         self._remaining = len(self._chunks)

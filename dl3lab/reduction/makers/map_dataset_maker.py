@@ -55,11 +55,15 @@ class _SharedBackground:
     def __init__(self, maker, geom, observation):
         self._ready = threading.Event()
         self._computation = None
-        self._future = thread_pool().submit(self._start, maker, geom, observation)
+        # The output is allocated here: memory that a helper thread allocates comes from its own
+        # malloc arena, which gives freed pages back to the system, so they fault in again each time.
+        n_energy = geom.axes["energy"].nbin * (maker.background_oversampling or 1)
+        out = np.empty((n_energy, int(np.prod(geom.to_image().data_shape))))
+        self._future = thread_pool().submit(self._start, maker, geom, observation, out)
 
-    def _start(self, maker, geom, observation):
+    def _start(self, maker, geom, observation, out):
         try:
-            self._computation = maker._background_computation(geom, observation)
+            self._computation = maker._background_computation(geom, observation, out=out)
         finally:
             self._ready.set()
         self._computation.work()
@@ -128,7 +132,7 @@ class MapDatasetMaker(Maker):
             bkg = bkg.pad_offset()
         return bkg
 
-    def _background_computation(self, geom, observation):
+    def _background_computation(self, geom, observation, out=None):
         if observation.pointing.mode == "DRIFT":
             raise NotImplementedError(f"obs {observation.obs_id}: background for DRIFT pointing is not supported")
         return BackgroundComputation(
@@ -137,6 +141,7 @@ class MapDatasetMaker(Maker):
             observation.get_pointing_icrs(observation.tmid),
             observation.observation_time_duration,
             oversampling=self.background_oversampling,
+            out=out,
         )
 
     def make_background(self, geom, observation):

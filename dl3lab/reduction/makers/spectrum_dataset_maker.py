@@ -160,9 +160,9 @@ class SpectrumDatasetMaker(MapDatasetMaker):
         containment = observation.psf.containment(rad=geom.region.radius, energy_true=energy, offset=offset * u.deg)
         return np.asarray(containment, dtype=float)
 
-    def _background_computation(self, geom, observation):
+    def _background_computation(self, geom, observation, out=None):
         if not _is_region(geom):
-            return super()._background_computation(geom, observation)
+            return super()._background_computation(geom, observation, out=out)
         if observation.pointing.mode == "DRIFT":
             raise NotImplementedError(f"obs {observation.obs_id}: background for DRIFT pointing is not supported")
         data = region_background(
