@@ -59,8 +59,8 @@ def measure(obs_ids, label, center=None):
     from dl3lab.widgets import PipelineWidget
 
     geometry = GeometrySpec() if center is None else GeometrySpec(lon=center[0], lat=center[1])
-    geometry.energy_true_min = 0.2
-    geometry.energy_min = 0.3  # so that the aeff-max threshold falls inside the axis and the mask changes
+    geometry.energy_true_min = 0.08
+    geometry.energy_min = 0.1  # so that the aeff-max threshold falls inside the axis and the mask changes
     safe = SafeMaskMaker(methods=["aeff-max", "offset-max"], offset_max="2.5 deg")
     pipeline = ReductionPipeline(DataStore.from_dir(data_dir()), obs_ids, geometry=geometry, safe_mask_maker=safe)
     widget = PipelineWidget(pipeline, threaded=False)

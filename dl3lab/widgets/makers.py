@@ -124,7 +124,9 @@ class GeometryWidget(widgets.VBox):
         self.size.value = text
 
     def close(self):
-        self.spec.unobserve(self._update_size, names=traitlets.All)
+        if not getattr(self, "_closed", False):  # idempotent: garbage collection calls it again
+            self._closed = True
+            self.spec.unobserve(self._update_size, names=traitlets.All)
         for control in self.controls.values():
             control.close()
         super().close()

@@ -137,6 +137,9 @@ class PipelineWidget(widgets.VBox):
             page.children = [content]
 
     def close(self):
+        if getattr(self, "_closed", False):  # idempotent: garbage collection calls it again
+            return
+        self._closed = True
         self.pipeline.unobserve(self._changed, names="revision")
         for panel in self.panels.values():
             panel.close()

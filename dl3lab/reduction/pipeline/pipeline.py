@@ -18,6 +18,7 @@ stack. The caching and invalidation machinery is `ChainPipeline`'s.
 import traitlets
 from astropy import units as u
 
+from ..datasets.stack_engine import StackCache, stack_datasets
 from ..datasets.template import DatasetTemplate
 from ..makers import FoVBackgroundMaker, MapDatasetMaker, SafeMaskMaker
 from .base import ChainPipeline, with_mask
@@ -126,10 +127,11 @@ class ReductionPipeline(ChainPipeline):
         return [("maps", self._run_maps), ("safe_mask", self._run_safe_mask), ("background", self._run_background)]
 
     def _stack_maps(self, datasets):
-        stacked = self._reference_dataset().copy(name="stacked")
-        for dataset in datasets:
-            stacked.stack(dataset)
-        return stacked
+        # identical to copying the reference and stacking each dataset in turn; the cache keeps the
+        # stacked exposure and PSF while only energy thresholds change (live tuning)
+        if getattr(self, "_stack_cache", None) is None:
+            self._stack_cache = StackCache()
+        return stack_datasets(datasets, self._reference_dataset(), name="stacked", cache=self._stack_cache)
 
     def _stack(self, datasets):
         self.run_counts["stack"] += 1
