@@ -5,7 +5,8 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-BENCHMARKS = ["read_all.py", "reduce_3d.py", "reduce_1d.py", "simulate.py", "live_tuning.py"]
+BENCHMARKS = ["read_all.py", "reduce_3d.py", "reduce_1d.py", "simulate.py", "live_tuning.py", "live_widgets.py",
+              "scale_out.py", "soak.py"]
 
 
 def main(names=None):
