@@ -18,7 +18,7 @@ __all__ = ["interp_along", "evaluate_separable", "outside_edges", "SeparableIRF"
 _TINY64 = np.finfo(np.float64).tiny
 _LOG_TWO_TINY64 = np.log(2 * _TINY64)
 #: Number of pixels handled at once (keeps the per-chunk arrays in the CPU cache).
-PIXEL_CHUNK = 4096
+PIXEL_CHUNK = 8192
 #: Up to this many fixed values per pixel, tables are evaluated with the pixels along the contiguous axis.
 COLUMNS_MAX = 64
 
