@@ -54,7 +54,7 @@ def cutout_maps(maps, position, width, mode="trim", min_npix=1):
     dict
         ``{key: Map}`` cut out around ``position``; pixels outside the parent are zero.
     """
-    result, cuts = {}, []
+    jobs, cuts = [], []
     for key, item in maps.items():
         found = next((cut for cut in cuts if same_sky_grid(cut[0], item.geom)), None)
         if found is None:
@@ -63,9 +63,35 @@ def cutout_maps(maps, position, width, mode="trim", min_npix=1):
             cuts.append(found)
         _, cut_image, parent, child = found
         geom = cut_image.to_cube(item.geom.axes) if len(item.geom.axes) else cut_image
-        data = _filled_copy(geom.data_shape, item.data, tuple(parent), tuple(child))
-        result[key] = Map.from_geom(geom, data=data, unit=item.unit, meta=dict(item.meta))
-    return result
+        jobs.append((key, geom, item, tuple(parent), tuple(child)))
+    datas = _copy_parts([(geom.data_shape, item.data, parent, child) for _, geom, item, parent, child in jobs])
+    return {
+        key: Map.from_geom(geom, data=data, unit=item.unit, meta=dict(item.meta))
+        for (key, geom, item, _, _), data in zip(jobs, datas)
+    }
+
+
+#: Cutouts copying at least this many bytes share the copies with a helper thread.
+THREADED_COPY_MIN = 8 << 20
+
+
+def _copy_parts(parts):
+    """`_filled_copy` of each ``(shape, source, parent, child)``; large sets split with a helper thread."""
+    import threading
+
+    from ..executor import max_threads, thread_pool
+
+    sizes = [int(np.prod(shape)) * source.itemsize for shape, source, _, _ in parts]
+    in_pool = threading.current_thread().name.startswith("dl3lab")
+    if len(parts) < 2 or sum(sizes) < THREADED_COPY_MIN or max_threads() < 2 or in_pool:
+        return [_filled_copy(*part) for part in parts]
+    # the largest copies alternate between the helper and this thread
+    order = sorted(range(len(parts)), key=lambda i: -sizes[i])
+    helper = [i for n, i in enumerate(order) if n % 2 == 0]
+    future = thread_pool().submit(lambda: {i: _filled_copy(*parts[i]) for i in helper})
+    result = {i: _filled_copy(*parts[i]) for i in order if i not in helper}
+    result.update(future.result())
+    return [result[i] for i in range(len(parts))]
 
 
 def _detect_format(filename):
