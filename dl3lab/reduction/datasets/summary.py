@@ -3,7 +3,7 @@
 import numpy as np
 from astropy import units as u
 
-__all__ = ["info_dict", "format_summary", "energy_profiles", "sky_images", "cash_significance"]
+__all__ = ["info_dict", "format_summary", "energy_profiles", "sky_images", "cash_significance", "correlate_top_hat"]
 
 
 def _masked_sum(data, mask):
@@ -152,13 +152,31 @@ def cash_significance(n_on, mu_bkg):
     return np.where(valid, np.sign(n_on - mu) * np.sqrt(ts), 0.0)
 
 
-def _top_hat(image, radius_pix):
+def correlate_top_hat(images, geom, radius):
+    """Sum each image over a disk of ``radius`` around every pixel (zero outside the map).
+
+    Parameters
+    ----------
+    images : sequence of 2-D arrays
+        Images on ``geom``.
+    geom : `~dl3lab.reduction.geom.WcsGeom`
+        Their 2-D geometry (its mean pixel size converts ``radius`` to pixels).
+    radius : `~astropy.units.Quantity`
+        Disk radius; 0 returns the images unchanged.
+
+    Returns
+    -------
+    list of arrays
+    """
+    radius_pix = float(u.Quantity(radius, "deg").value / np.abs(geom.pixel_scales.to_value("deg")).mean())
+    if radius_pix <= 0:
+        return list(images)
     from scipy.ndimage import convolve
 
     r = int(np.ceil(radius_pix))
     y, x = np.mgrid[-r:r + 1, -r:r + 1]
     kernel = (x ** 2 + y ** 2 <= radius_pix ** 2).astype(float)
-    return convolve(image, kernel, mode="constant", cval=0.0)
+    return [convolve(image, kernel, mode="constant", cval=0.0) for image in images]
 
 
 def sky_images(dataset, correlation_radius=0.1 * u.deg):
@@ -185,11 +203,7 @@ def sky_images(dataset, correlation_radius=0.1 * u.deg):
     mask = dataset.mask_safe.data if dataset.mask_safe is not None else np.ones(dataset.counts.data.shape, bool)
     counts = np.sum(dataset.counts.data, axis=0, where=mask, dtype=float)
     background = np.sum(dataset.npred_background().data, axis=0, where=mask, dtype=float)
-    radius_pix = float(u.Quantity(correlation_radius, "deg").value / np.abs(geom.pixel_scales.to_value("deg")).mean())
-    if radius_pix > 0:
-        n_on, mu = _top_hat(counts, radius_pix), _top_hat(background, radius_pix)
-    else:
-        n_on, mu = counts, background
+    n_on, mu = correlate_top_hat([counts, background], geom, correlation_radius)
     return {
         "counts": Map.from_geom(geom, data=counts),
         "background": Map.from_geom(geom, data=background),

@@ -10,7 +10,7 @@ import numpy as np
 from astropy import units as u
 
 from ..datasets.stat import wstat
-from ..datasets.summary import _top_hat
+from ..datasets.summary import correlate_top_hat
 
 __all__ = ["onoff_spectrum", "onoff_images", "wstat_significance"]
 
@@ -97,9 +97,7 @@ def onoff_images(dataset, correlation_radius=0.1 * u.deg):
     geom = dataset._geom.to_image()
     mask, counts, off, background = (a.sum(axis=0) if a.dtype != bool else a.any(axis=0)
                                      for a in _onoff_arrays(dataset))
-    radius_pix = float(u.Quantity(correlation_radius, "deg").value / np.abs(geom.pixel_scales.to_value("deg")).mean())
-    if radius_pix > 0:
-        counts, off, background = (_top_hat(a, radius_pix) for a in (counts, off, background))
+    counts, off, background = correlate_top_hat([counts, off, background], geom, correlation_radius)
     alpha = _alpha(background, off)
     return {
         "counts": Map.from_geom(geom, data=counts),
