@@ -106,7 +106,7 @@ def test_wrong_checksum_is_refused(server, tmp_path):
     assert not _leftovers(dest)
 
 
-@pytest.mark.parametrize("name", ["../evil.txt", "data/../../evil.txt", "/tmp/evil.txt", "..\\evil.txt", "~/evil"])
+@pytest.mark.parametrize("name", ["../evil.txt", "data/../../evil.txt", "/evil.txt", "..\\evil.txt", "~/evil"])
 def test_path_traversal_is_refused(server, tmp_path, name):
     url, _, httpd = server
     listing = tmp_path / "list.sha256"
