@@ -3,12 +3,11 @@
 import ipywidgets as widgets
 import traitlets
 
+from dl3lab.reduction.datasets.memory import format_bytes, max_dataset_bytes
+
 from .controls import controls_for
 
-__all__ = ["MakerWidget", "GeometryWidget", "OnRegionWidget", "LARGE_DATASET_BYTES"]
-
-#: A geometry whose dataset would exceed this size gets a warning.
-LARGE_DATASET_BYTES = 2 * 1024**3
+__all__ = ["MakerWidget", "GeometryWidget", "OnRegionWidget"]
 
 _LAYOUTS = {
     "MapDatasetMaker": ["selection", "background_oversampling", "background_interp_missing_data",
@@ -92,22 +91,15 @@ class OnRegionWidget(widgets.VBox):
         super().close()
 
 
-def _format_bytes(n):
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if n < 1024 or unit == "TB":
-            return f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TB"
-
-
 class GeometryWidget(widgets.VBox):
     """Controls for a `~dl3lab.reduction.pipeline.GeometrySpec`, with the dataset's memory size.
 
-    The size line turns into a warning when one dataset would exceed
-    `LARGE_DATASET_BYTES`.
+    The size line turns into a warning when one dataset would exceed ``large_bytes``
+    (default: the limit above which `MapDataset.create` refuses, see
+    `~dl3lab.reduction.datasets.memory`).
     """
 
-    def __init__(self, spec, large_bytes=LARGE_DATASET_BYTES):
+    def __init__(self, spec, large_bytes=None):
         self.spec = spec
         self.large_bytes = large_bytes
         self.controls = controls_for(spec)
@@ -118,8 +110,8 @@ class GeometryWidget(widgets.VBox):
 
     def _update_size(self, change=None):
         nbytes = self.spec.dataset_nbytes()
-        text = f"{self.spec.npix} x {self.spec.npix} pixels, dataset about {_format_bytes(nbytes)}"
-        if nbytes > self.large_bytes:
+        text = f"{self.spec.npix} x {self.spec.npix} pixels, dataset about {format_bytes(nbytes)}"
+        if nbytes > (self.large_bytes if self.large_bytes is not None else max_dataset_bytes()):
             text = f"<span style='color:#b00020'>&#9888; {text}: consider a coarser bin size or a smaller width</span>"
         self.size.value = text
 
