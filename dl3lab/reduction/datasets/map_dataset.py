@@ -272,8 +272,6 @@ class MapDataset:
             `~dl3lab.reduction.datasets.memory`); nothing is allocated then.
         """
         energy_axis = geom.axes["energy"]
-        check_dataset_size(map_dataset_nbytes(geom, energy_axis_true, migra_axis, rad_axis, binsz_irf, reco_psf),
-                           what=f"MapDataset {name!r}" if name else "the MapDataset")
         if energy_axis_true is None:
             energy_axis_true = energy_axis.copy(name="energy_true")
         if energy_axis_true.name != "energy_true":
@@ -282,6 +280,8 @@ class MapDataset:
         binsz_irf = BINSZ_IRF_DEFAULT if binsz_irf is None else u.Quantity(binsz_irf, "deg")
         image = geom.to_image()
         geom_irf = image.to_binsz(binsz_irf)
+        sizes = map_dataset_nbytes(geom, energy_axis_true, migra_axis, rad_axis, binsz_irf, reco_psf, geom_irf=geom_irf)
+        check_dataset_size(sizes, what=f"MapDataset {name!r}" if name else "the MapDataset")
         counts = Map.from_geom(geom, unit="", dtype=np.float32)
         background = Map.from_geom(geom, unit="")
         exposure = Map.from_geom(image.to_cube([energy_axis_true]), unit="m2 s")

@@ -52,8 +52,12 @@ def format_bytes(nbytes):
     return f"{value:.1f} TiB"
 
 
-def map_dataset_nbytes(geom, energy_axis_true=None, migra_axis=None, rad_axis=None, binsz_irf=None, reco_psf=False):
+def map_dataset_nbytes(geom, energy_axis_true=None, migra_axis=None, rad_axis=None, binsz_irf=None, reco_psf=False,
+                       geom_irf=None):
     """Bytes that `MapDataset.create` would allocate for these arguments, per map.
+
+    ``geom_irf`` (the 2-D grid of the PSF and EDisp maps) is derived from ``geom`` and
+    ``binsz_irf`` unless the caller already has it.
 
     Returns
     -------
@@ -69,7 +73,8 @@ def map_dataset_nbytes(geom, energy_axis_true=None, migra_axis=None, rad_axis=No
     binsz_irf = BINSZ_IRF_DEFAULT if binsz_irf is None else u.Quantity(binsz_irf, "deg")
     image = geom.to_image()
     n_sky = int(np.prod(image.data_shape))
-    n_irf = int(np.prod(image.to_binsz(binsz_irf).data_shape))
+    geom_irf = image.to_binsz(binsz_irf) if geom_irf is None else geom_irf
+    n_irf = int(np.prod(geom_irf.to_image().data_shape))
     n_psf_energy = energy.nbin if reco_psf else n_true
     n_migra = energy.nbin if migra_axis is None else migra_axis.nbin
     sizes = {
