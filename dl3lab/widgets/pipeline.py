@@ -15,7 +15,6 @@ import ipywidgets as widgets
 from dl3lab.reduction.datasets.summary import energy_profiles, sky_images
 from dl3lab.reduction.errors import MissingDataError
 from dl3lab.reduction.pipeline import GeometrySpec, OnRegionSpec, onoff_images, onoff_spectrum
-from dl3lab.reduction.pipeline.exclusion import exclusion_sky_regions
 
 from .exclusion import ExclusionEditor
 from .makers import GeometryWidget, MakerWidget, OnRegionWidget
@@ -250,12 +249,7 @@ class PipelineWidget(widgets.VBox):
             view.show_geometry(stacked._geom)
         pointings = [pipeline.observation(i).get_pointing_icrs() for i in pipeline.obs_ids if i not in pipeline.errors]
         view.show_pointings(pointings, offset_max=pipeline.safe_mask_maker.offset_max)
-        if pipeline.exclusion_regions:
-            view.show_regions("exclusion", exclusion_sky_regions(pipeline.exclusion_regions, pipeline.geometry.frame),
-                              color="#ff4040")
-        else:
-            view.remove_layer("exclusion")
-        self._show_image()
+        self._show_image()  # the exclusion layer belongs to the exclusion editor, which redraws it on change
 
     def _show_safe_plots(self):
         pipeline = self.pipeline
