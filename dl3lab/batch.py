@@ -6,7 +6,7 @@ from pathlib import Path
 __all__ = ["run_config", "add_run_command", "resolve_executor"]
 
 
-def resolve_executor(text, n_jobs=None):
+def resolve_executor(text):
     """``"serial"``, ``"processes"`` or ``"dask://HOST:PORT"`` -> what `ChainPipeline.run` takes.
 
     Returns ``(executor, close)`` where ``close()`` releases a Dask client.
@@ -57,7 +57,7 @@ def run_config(config, out, executor="serial", n_jobs=None, overwrite=False, per
             bar.n = done
             bar.refresh()
 
-    executor, close = resolve_executor(executor, n_jobs)
+    executor, close = resolve_executor(executor)
     try:
         stacked = pipeline.run(progress=report, executor=executor, n_jobs=n_jobs)
     finally:
