@@ -251,9 +251,9 @@ def test_ring_image(stacked, reference):  # noqa: F811
     assert onoff.alpha.data[0, 125, 125] == pytest.approx(ref["alpha_center"], rel=1e-4)
     excess = (onoff.counts.data - onoff.alpha.data * onoff.counts_off.data)[0, 124:127, 124:127].sum()
     assert excess == pytest.approx(ref["excess_center_3x3"], rel=1e-4)
-    # the same figures agree much better than the required 1e-4
+    # the same figures agree much better than the required 1e-4 (to the float32 rounding of the maps)
     assert float(onoff.counts_off.data.sum()) == ref["counts_off"]
-    assert excess == pytest.approx(ref["excess_center_3x3"], rel=1e-9)
+    assert excess == pytest.approx(ref["excess_center_3x3"], rel=1e-7)
     # Gammapy 2.1 prints these totals for the same dataset
     info = onoff.info_dict()
     assert (info["counts"], info["n_fit_bins"]) == (7972, 62474)

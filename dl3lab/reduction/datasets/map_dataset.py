@@ -14,7 +14,7 @@ from ..maps import Map
 from .background_model import FoVBackgroundModel
 from .irf_maps import EDispKernelMap, EDispMap, PSFMap, diagonal_kernel
 from .masks import same_sky_grid
-from .memory import check_dataset_size, map_dataset_nbytes
+from .memory import MAP_DTYPE, check_dataset_size, map_dataset_nbytes
 from .stat import cash
 from .summary import format_summary, info_dict
 
@@ -282,30 +282,30 @@ class MapDataset:
         geom_irf = image.to_binsz(binsz_irf)
         sizes = map_dataset_nbytes(geom, energy_axis_true, migra_axis, rad_axis, binsz_irf, reco_psf, geom_irf=geom_irf)
         check_dataset_size(sizes, what=f"MapDataset {name!r}" if name else "the MapDataset")
-        counts = Map.from_geom(geom, unit="", dtype=np.float32)
-        background = Map.from_geom(geom, unit="")
-        exposure = Map.from_geom(image.to_cube([energy_axis_true]), unit="m2 s")
+        counts = Map.from_geom(geom, unit="", dtype=MAP_DTYPE)
+        background = Map.from_geom(geom, unit="", dtype=MAP_DTYPE)
+        exposure = Map.from_geom(image.to_cube([energy_axis_true]), unit="m2 s", dtype=MAP_DTYPE)
         psf_energy = energy_axis if reco_psf else energy_axis_true
         psf = PSFMap(
-            Map.from_geom(geom_irf.to_cube([rad_axis, psf_energy]), unit="sr-1"),
-            Map.from_geom(geom_irf.to_cube([rad_axis.squash(), psf_energy]), unit="m2 s"),
+            Map.from_geom(geom_irf.to_cube([rad_axis, psf_energy]), unit="sr-1", dtype=MAP_DTYPE),
+            Map.from_geom(geom_irf.to_cube([rad_axis.squash(), psf_energy]), unit="m2 s", dtype=MAP_DTYPE),
         )
         if migra_axis is None:
             kernel = diagonal_kernel(energy_axis, energy_axis_true)
             edisp_geom = geom_irf.to_cube([energy_axis, energy_axis_true])
-            data = np.broadcast_to(kernel[:, :, None, None], edisp_geom.data_shape).copy()
+            data = np.broadcast_to(kernel[:, :, None, None], edisp_geom.data_shape).astype(MAP_DTYPE)
             edisp = EDispKernelMap(
-                Map.from_geom(edisp_geom, data=data, unit=""),
-                Map.from_geom(geom_irf.to_cube([energy_axis.squash(), energy_axis_true]), unit="m2 s"),
+                Map.from_geom(edisp_geom, data=data, unit="", dtype=MAP_DTYPE),
+                Map.from_geom(geom_irf.to_cube([energy_axis.squash(), energy_axis_true]), unit="m2 s", dtype=MAP_DTYPE),
             )
         else:
             edisp_geom = geom_irf.to_cube([migra_axis, energy_axis_true])
             migra = migra_axis.edges.value
             diag = ((migra[:-1] <= 1) & (migra[1:] > 1)) / np.diff(migra)
-            data = np.broadcast_to(diag[None, :, None, None], edisp_geom.data_shape).copy()
+            data = np.broadcast_to(diag[None, :, None, None], edisp_geom.data_shape).astype(MAP_DTYPE)
             edisp = EDispMap(
-                Map.from_geom(edisp_geom, data=data, unit=""),
-                Map.from_geom(geom_irf.to_cube([migra_axis.squash(), energy_axis_true]), unit="m2 s"),
+                Map.from_geom(edisp_geom, data=data, unit="", dtype=MAP_DTYPE),
+                Map.from_geom(geom_irf.to_cube([migra_axis.squash(), energy_axis_true]), unit="m2 s", dtype=MAP_DTYPE),
             )
         mask_safe = Map.from_geom(geom, dtype=bool)
         if not isinstance(reference_time, Time):

@@ -13,8 +13,13 @@ from astropy import units as u
 
 from ..errors import DatasetTooLargeError
 
-__all__ = ["DEFAULT_MAX_DATASET_BYTES", "max_dataset_bytes", "set_max_dataset_bytes", "map_dataset_nbytes",
+__all__ = ["MAP_DTYPE", "DEFAULT_MAX_DATASET_BYTES", "max_dataset_bytes", "set_max_dataset_bytes", "map_dataset_nbytes",
            "check_dataset_size", "format_bytes"]
+
+#: Dtype of the floating-point maps of a `~dl3lab.reduction.MapDataset` (counts, background,
+#: exposure, PSF and EDisp maps), as in Gammapy's ``MapDataset.create``. The makers compute in
+#: float64 and store the result in this dtype (a relative rounding of at most 6e-8).
+MAP_DTYPE = np.dtype(np.float32)
 
 #: Default largest dataset that may be created, in bytes.
 DEFAULT_MAX_DATASET_BYTES = 2 * 1024**3
@@ -77,13 +82,14 @@ def map_dataset_nbytes(geom, energy_axis_true=None, migra_axis=None, rad_axis=No
     n_irf = int(np.prod(geom_irf.to_image().data_shape))
     n_psf_energy = energy.nbin if reco_psf else n_true
     n_migra = energy.nbin if migra_axis is None else migra_axis.nbin
+    item = MAP_DTYPE.itemsize
     sizes = {
-        "counts": n_sky * energy.nbin * 4,
-        "background": n_sky * energy.nbin * 8,
+        "counts": n_sky * energy.nbin * item,
+        "background": n_sky * energy.nbin * item,
         "mask_safe": n_sky * energy.nbin,
-        "exposure": n_sky * n_true * 8,
-        "psf": n_irf * n_psf_energy * (rad.nbin + 1) * 8,
-        "edisp": n_irf * n_true * (n_migra + 1) * 8,
+        "exposure": n_sky * n_true * item,
+        "psf": n_irf * n_psf_energy * (rad.nbin + 1) * item,
+        "edisp": n_irf * n_true * (n_migra + 1) * item,
     }
     sizes["total"] = sum(sizes.values())
     return sizes

@@ -54,14 +54,19 @@ class BackgroundComputation:
         Energy oversampling factor.
     out : ndarray, optional
         Array of shape ``(n_energy, n_pixels)`` (``n_energy`` oversampled) to hold the
-        result; ignored if its shape differs.
+        result; ignored if its shape or dtype differs.
+    dtype : dtype, optional
+        Dtype of the result. The rates are always integrated in float64; with
+        oversampling the sub-bins are summed in float64 before the conversion.
     """
 
-    def __init__(self, bkg, geom, pointing, ontime, oversampling=None, out=None):
+    def __init__(self, bkg, geom, pointing, ontime, oversampling=None, out=None, dtype=np.float64):
         energy_axis = geom.axes["energy"]
         if oversampling:
             energy_axis = energy_axis.upsample(int(oversampling))
         self.oversampling = oversampling
+        self.dtype = np.dtype(dtype)
+        work_dtype = np.dtype(np.float64) if oversampling else self.dtype
         e_unit = bkg.axes["energy"].unit
         self.edges = energy_axis.edges.to_value(e_unit)
         self.image = geom.to_image()
@@ -78,12 +83,12 @@ class BackgroundComputation:
         pixels = np.flatnonzero(~self.pixel_bad)
         shape = (len(self.edges) - 1, len(self.base))
         # Every valid pixel is written by a chunk; only a partial set needs zeros elsewhere.
-        if out is not None and out.shape == shape:
+        if out is not None and out.shape == shape and out.dtype == work_dtype:
             self.data = out
             if len(pixels) != len(self.base):
                 out[...] = 0.0
         else:
-            self.data = np.empty(shape) if len(pixels) == len(self.base) else np.zeros(shape)
+            self.data = (np.empty if len(pixels) == len(self.base) else np.zeros)(shape, work_dtype)
         self._chunks = pixel_chunks(pixels, len(self.base))
         self._next = 0
         self._remaining = len(self._chunks)
@@ -121,10 +126,10 @@ class BackgroundComputation:
         data = self.data.reshape((len(self.edges) - 1,) + self.image.data_shape)
         if self.oversampling:
             n = int(self.oversampling)
-            data = data.reshape((-1, n) + data.shape[1:]).sum(axis=1)
+            data = data.reshape((-1, n) + data.shape[1:]).sum(axis=1).astype(self.dtype, copy=False)
         return data
 
 
-def make_background_data(bkg, geom, pointing, ontime, oversampling=None):
+def make_background_data(bkg, geom, pointing, ontime, oversampling=None, dtype=np.float64):
     """Predicted background counts per reco-energy bin and pixel, in the calling thread."""
-    return BackgroundComputation(bkg, geom, pointing, ontime, oversampling=oversampling).result()
+    return BackgroundComputation(bkg, geom, pointing, ontime, oversampling=oversampling, dtype=dtype).result()

@@ -8,6 +8,7 @@ from astropy import units as u
 from astropy.table import Table
 
 from ..datasets.irf_maps import EDispKernelMap, EDispMap, PSFMap
+from ..datasets.memory import MAP_DTYPE
 from ..executor import max_threads, thread_pool
 from ..maps import Map
 from .background_projection import BackgroundComputation
@@ -49,6 +50,11 @@ def make_meta_table(observation):
     return Table(row)
 
 
+def _stored(data, geom):
+    """``data`` (computed in float64) reshaped to ``geom`` and converted to the dataset map dtype."""
+    return np.asarray(data).reshape(geom.data_shape).astype(MAP_DTYPE, copy=False)
+
+
 class _SharedBackground:
     """The background of one observation, started in a helper thread and finished with the caller's help."""
 
@@ -58,7 +64,8 @@ class _SharedBackground:
         # The output is allocated here: memory that a helper thread allocates comes from its own
         # malloc arena, which gives freed pages back to the system, so they fault in again each time.
         n_energy = geom.axes["energy"].nbin * (maker.background_oversampling or 1)
-        out = np.empty((n_energy, int(np.prod(geom.to_image().data_shape))))
+        dtype = np.float64 if maker.background_oversampling else MAP_DTYPE  # see BackgroundComputation
+        out = np.empty((n_energy, int(np.prod(geom.to_image().data_shape))), dtype)
         self._future = thread_pool().submit(self._start, maker, geom, observation, out)
 
     def _start(self, maker, geom, observation, out):
@@ -115,14 +122,14 @@ class MapDatasetMaker(Maker):
     # ------------------------------------------------------------- products
     def make_counts(self, geom, observation):
         """Counts map on ``geom``."""
-        return Map.from_geom(geom, data=fill_counts(geom, observation.events), dtype=np.float32)
+        return Map.from_geom(geom, data=fill_counts(geom, observation.events).astype(MAP_DTYPE, copy=False))
 
     def make_exposure(self, geom, observation):
         """Exposure map on ``geom`` (a geometry with an ``energy_true`` axis), in m2 s."""
         offsets = pointing_offsets(geom.to_image(), observation.get_pointing_icrs(observation.tmid))
         data = make_exposure_data(observation.aeff, geom.axes["energy_true"], offsets, observation.livetime)
         meta = {"livetime": observation.livetime.to("s"), "is_pointlike": observation.is_pointlike}
-        return Map.from_geom(geom, data=data.reshape(geom.data_shape), unit=M2_S, meta=meta)
+        return Map.from_geom(geom, data=_stored(data, geom), unit=M2_S, meta=meta)
 
     def _background_irf(self, observation):
         bkg = observation.bkg
@@ -142,6 +149,7 @@ class MapDatasetMaker(Maker):
             observation.observation_time_duration,
             oversampling=self.background_oversampling,
             out=out,
+            dtype=MAP_DTYPE,
         )
 
     def make_background(self, geom, observation):
@@ -154,7 +162,7 @@ class MapDatasetMaker(Maker):
         offsets = pointing_offsets(image, observation.get_pointing_icrs(observation.tmid))
         energy_true = geom.axes["energy_true"]
         data = make_psf_data(observation.psf, energy_true, geom.axes["rad"], offsets)
-        psf_map = Map.from_geom(geom, data=data, unit=DEG_INV2)
+        psf_map = Map.from_geom(geom, data=_stored(data, geom), unit=DEG_INV2)
         exposure = self._irf_exposure(geom.squash("rad"), observation, offsets)
         return PSFMap(psf_map, exposure)
 
@@ -171,14 +179,14 @@ class MapDatasetMaker(Maker):
             if memo is not None:
                 memo[key] = (offsets, data)  # keeps ``offsets`` alive, so its id stays unique
         meta = {"livetime": observation.livetime.to("s"), "is_pointlike": observation.is_pointlike}
-        return Map.from_geom(geom, data=data.reshape(geom.data_shape), unit=M2_S, meta=meta)
+        return Map.from_geom(geom, data=_stored(data, geom), unit=M2_S, meta=meta)
 
     def make_edisp_kernel(self, geom, observation):
         """Energy-dispersion kernel map on ``geom`` (IRF geometry with ``[energy, energy_true]``)."""
         image = geom.to_image()
         offsets = pointing_offsets(image, observation.get_pointing_icrs(observation.tmid))
         data = make_edisp_kernel_data(observation.edisp, geom.axes["energy_true"], geom.axes["energy"], offsets)
-        kernel = Map.from_geom(geom, data=data, unit="")
+        kernel = Map.from_geom(geom, data=_stored(data, geom), unit="")
         return EDispKernelMap(kernel, self._irf_exposure(geom.squash("energy"), observation, offsets))
 
     def make_edisp(self, geom, observation):
@@ -186,7 +194,7 @@ class MapDatasetMaker(Maker):
         image = geom.to_image()
         offsets = pointing_offsets(image, observation.get_pointing_icrs(observation.tmid))
         data = make_edisp_map_data(observation.edisp, geom.axes["energy_true"], geom.axes["migra"], offsets)
-        edisp_map = Map.from_geom(geom, data=data, unit="")
+        edisp_map = Map.from_geom(geom, data=_stored(data, geom), unit="")
         return EDispMap(edisp_map, self._irf_exposure(geom.squash("migra"), observation, offsets))
 
     # ------------------------------------------------------------------ run
@@ -210,7 +218,7 @@ class MapDatasetMaker(Maker):
             if "counts" in selection:
                 kwargs["counts"] = self.make_counts(geom, observation)
             else:
-                kwargs["counts"] = Map.from_geom(geom, dtype=np.float32)
+                kwargs["counts"] = Map.from_geom(geom, dtype=MAP_DTYPE)
             if "exposure" in selection and dataset.exposure is not None:
                 kwargs["exposure"] = self.make_exposure(dataset.exposure.geom, observation)
             _RUN.memo = {}  # the PSF and EDisp maps usually share their grid: their exposure is computed once
