@@ -17,6 +17,7 @@ class FitsFileCache:
 
     def __init__(self):
         self._open = {}
+        self._loading = {}  # path -> future of a read started by `prefetch`
 
     def get_hdu(self, location):
         """The table HDU at ``location`` (a `HDULocation`)."""
@@ -28,10 +29,39 @@ class FitsFileCache:
             )
         return hdu
 
+    def prefetch(self, location):
+        """Start reading the file of ``location`` in a helper thread (no-op if read or being read).
+
+        A failure is not reported here: the next :meth:`get_hdu` reads the file again
+        and raises the usual error.
+        """
+        from ..executor import thread_pool
+
+        key = str(location.path)
+        if key not in self._open and key not in self._loading:
+            self._loading[key] = thread_pool().submit(self._read_quietly, location)
+
+    def _read_quietly(self, location):
+        try:
+            self._read(location)
+        except Exception:  # noqa: S110 -- re-raised by the caller's own read
+            pass
+
+    def _wait(self, key):
+        future = self._loading.get(key)
+        if future is not None:
+            future.result()
+            self._loading.pop(key, None)
+
     def _tables(self, location):
         key = str(location.path)
+        self._wait(key)
         if key in self._open:
             return self._open[key]
+        return self._read(location)
+
+    def _read(self, location):
+        key = str(location.path)
         if not location.path.exists():
             raise MissingDataError(
                 "file listed in the HDU index does not exist",
@@ -51,7 +81,9 @@ class FitsFileCache:
         return tables
 
     def close(self, path=None):
-        """Forget one file, or all of them."""
+        """Forget one file, or all of them (after any read in progress has finished)."""
+        for key in list(self._loading) if path is None else [str(path)]:
+            self._wait(key)
         if path is None:
             self._open.clear()
         else:

@@ -1,5 +1,7 @@
 """One observation (run): events, GTI, pointing and IRFs, each read at most once."""
 
+import weakref
+
 from astropy import units as u
 
 from ..errors import DataFormatError, DL3LabError
@@ -35,6 +37,7 @@ class Observation:
         self._cache = {}
         self._files = FitsFileCache()
         self._pending = {}
+        self._successor = None  # weak reference to the next observation of an iteration
         for loc in self._locations.values():
             if loc.hdu_type != "pointing":
                 key = str(loc.path)
@@ -61,7 +64,28 @@ class Observation:
         """`HDULocation` of an HDU type, or None."""
         return self._locations.get(hdu_type)
 
+    def prefetch(self):
+        """Start reading this observation's files in a helper thread.
+
+        Nothing happens when the observation is already read or helper threads are
+        disabled (``DL3LAB_THREADS=1``, worker processes). Errors surface, as usual,
+        when the data are used.
+        """
+        from ..executor import max_threads
+
+        if max_threads() < 2:
+            return
+        for key, names in self._pending.items():
+            location = next(loc for loc in self._locations.values() if str(loc.path) == key)
+            if names:
+                self._files.prefetch(location)
+
     def _read_hdu(self, location):
+        successor = self._successor() if self._successor is not None else None
+        if successor is not None:
+            # iterating over `Observations`: read the next observation while this one is reduced
+            self._successor = None
+            successor.prefetch()
         hdu = self._files.get_hdu(location)
         key = str(location.path)
         pending = self._pending.get(key)
@@ -292,6 +316,13 @@ class Observations(list):
     def ids(self):
         """Observation ids as strings (Gammapy convention)."""
         return [str(obs.obs_id) for obs in self]
+
+    def __iter__(self):
+        """Iterate; reading an observation's data starts reading the next one in a helper thread."""
+        items = list(super().__iter__())
+        for obs, successor in zip(items, items[1:] + [None]):
+            obs._successor = None if successor is None else weakref.ref(successor)
+            yield obs
 
     def __getitem__(self, key):
         if isinstance(key, str):
