@@ -65,7 +65,7 @@ class Addend:
         self.values, self.mask, self.where, self.factor = values, mask, tuple(where), factor
         self.per_plane = mask.ndim == values.ndim
         self._classes = classes
-        self._weight = self._weight_of = self._scratch = None
+        self._scratch = None
 
     @property
     def classes(self):
@@ -98,23 +98,13 @@ class Addend:
         if self._scratch is None or self._scratch.dtype != dtype:
             self._scratch = np.empty(values.shape, dtype)
         plane = values if self.factor is None else np.multiply(values, self.factor[k], out=self._scratch)
-        if kind == ALL:
-            plane = finite(plane)
-        else:
-            # The mask as numbers of the plane's type (reused while the mask plane repeats).
-            m = self.mask[k] if self.per_plane else self.mask
-            if self._weight is None or self._weight.dtype != dtype or not np.array_equal(m, self._weight_of):
-                self._weight, self._weight_of = m.astype(dtype), m
-            with np.errstate(invalid="ignore"):
-                product = np.multiply(plane, self._weight, out=self._scratch)
-            # A non-finite value anywhere in the plane makes the product non-finite there.
-            if not all_finite(product):
-                # only reached with non-finite values: recompute from the original values
-                plane = values if self.factor is None else values * self.factor[k]
-                product = finite(plane) * self._weight
-            plane = product
+        plane = finite(plane).astype(target.dtype, copy=False)
         view = target[k][self.where]
-        view += plane.astype(target.dtype, copy=False)
+        if kind == ALL:
+            view += plane
+        else:
+            # masked-out elements are left as they are: the same as adding ``plane * mask``
+            np.add(view, plane, out=view, where=self.mask[k] if self.per_plane else self.mask)
 
 
 def add_planes(target, addends):
