@@ -104,6 +104,26 @@ def test_properties(geom):
     assert geom.data_nbytes("float32").to_value("MB") == pytest.approx(2.75)
 
 
+@pytest.mark.parametrize("skydir, frame, proj", [(CRAB, "icrs", "CAR"), ((10, 85), "icrs", "TAN"),
+                                                  ((359.99, 0), "galactic", "AIT")])
+def test_solid_angle_is_the_corner_formula_term_by_term(skydir, frame, proj):
+    """The shared-trigonometry solid angles equal the two-triangle formula written out per pixel, bitwise."""
+    from dl3lab.reduction.geom._utils import angular_separation_deg, pixel_solid_angles, position_angle_rad
+
+    geom = WcsGeom.create(skydir=skydir, frame=frame, width=(6, 4), binsz=0.05, proj=proj)
+    lon, lat = geom._spatial_world("edges")
+    a = lon[:-1, :-1], lat[:-1, :-1]
+    b = lon[1:, :-1], lat[1:, :-1]
+    c = lon[:-1, 1:], lat[:-1, 1:]
+    d = lon[1:, 1:], lat[1:, 1:]
+    angle_b = position_angle_rad(*b, *d) - position_angle_rad(*b, *a)
+    angle_c = position_angle_rad(*c, *d) - position_angle_rad(*a, *c)
+    area = (0.5 * angular_separation_deg(*a, *b) * angular_separation_deg(*b, *d) * np.sin(angle_b)
+            + 0.5 * angular_separation_deg(*c, *d) * angular_separation_deg(*a, *c) * np.sin(angle_c))
+    expected = np.abs(area * (u.deg**2).to(u.sr))
+    np.testing.assert_array_equal(pixel_solid_angles(lon, lat), expected)
+
+
 def test_solid_angle_matches_gammapy(geom):
     solid_angle = geom.solid_angle()
     assert solid_angle.unit == u.sr

@@ -127,30 +127,12 @@ def angular_separation_deg(lon1, lat1, lon2, lat2):
     The arithmetic follows astropy's ``SkyCoord.separation`` step by step
     (longitude difference taken in degrees), so results agree to the last bit.
     """
-    dlon = (lon2 - lon1) * _DEG2RAD
-    sdlon, cdlon = np.sin(dlon), np.cos(dlon)
-    lat1, lat2 = lat1 * _DEG2RAD, lat2 * _DEG2RAD
-    slat1, slat2 = np.sin(lat1), np.sin(lat2)
-    clat1, clat2 = np.cos(lat1), np.cos(lat2)
-    num1 = clat2 * sdlon
-    num2 = clat1 * slat2 - slat1 * clat2 * cdlon
-    denominator = slat1 * slat2 + clat1 * clat2 * cdlon
-    return np.arctan2(np.hypot(num1, num2), denominator) * _RAD2DEG
+    return _NeighbourPairs.from_deg(lon1, lat1, lon2, lat2).separation()
 
 
 def position_angle_rad(lon1, lat1, lon2, lat2):
     """Position angle (east of north, rad, wrapped to [0, 2π)) of point 2 from point 1 (inputs in deg)."""
-    dlon = (lon2 - lon1) * _DEG2RAD
-    lat1, lat2 = lat1 * _DEG2RAD, lat2 * _DEG2RAD
-    colat = np.cos(lat2)
-    x = np.sin(lat2) * np.cos(lat1) - colat * np.sin(lat1) * np.cos(dlon)
-    y = np.sin(dlon) * colat
-    angle = np.arctan2(y, x)
-    with np.errstate(invalid="ignore"):
-        angle = angle - (angle // _TWO_PI) * _TWO_PI
-        angle = np.where(angle >= _TWO_PI, angle - _TWO_PI, angle)
-        angle = np.where(angle < 0, angle + _TWO_PI, angle)
-    return angle
+    return _NeighbourPairs.from_deg(lon1, lat1, lon2, lat2).position_angle()
 
 
 _DEG2_TO_SR = float((u.deg**2).to(u.sr))
@@ -170,19 +152,56 @@ def pixel_solid_angles(lon, lat):
         Shape ``(ny, nx)``: two planar triangles whose sides are the
         great-circle distances between the corners (in deg², converted to sr).
     """
-    # corners: a = (x-, y-), b = (x-, y+), c = (x+, y-), d = (x+, y+)
-    a = lon[:-1, :-1], lat[:-1, :-1]
-    b = lon[1:, :-1], lat[1:, :-1]
-    c = lon[:-1, 1:], lat[:-1, 1:]
-    d = lon[1:, 1:], lat[1:, 1:]
-    side_ab = angular_separation_deg(*a, *b)
-    side_ac = angular_separation_deg(*a, *c)
-    side_cd = angular_separation_deg(*c, *d)
-    side_bd = angular_separation_deg(*b, *d)
-    angle_b = position_angle_rad(*b, *d) - position_angle_rad(*b, *a)
-    angle_c = position_angle_rad(*c, *d) - position_angle_rad(*a, *c)
+    # corners: a = (x-, y-), b = (x-, y+), c = (x+, y-), d = (x+, y+). Every side joins two
+    # neighbouring corners along x or along y, so the sines and cosines are computed once per
+    # corner and per neighbour pair and shared; each value is computed with exactly the
+    # arithmetic of `angular_separation_deg` and `position_angle_rad`.
+    lat_r = lat * _DEG2RAD
+    slat, clat = np.sin(lat_r), np.cos(lat_r)
+    along_x = _NeighbourPairs(lon[:, :-1], lon[:, 1:], (slat[:, :-1], clat[:, :-1]), (slat[:, 1:], clat[:, 1:]))
+    along_y = _NeighbourPairs(lon[:-1], lon[1:], (slat[:-1], clat[:-1]), (slat[1:], clat[1:]))
+    backward_y = _NeighbourPairs(lon[1:], lon[:-1], (slat[1:], clat[1:]), (slat[:-1], clat[:-1]))
+    sep_x, sep_y = along_x.separation(), along_y.separation()
+    pa_x, pa_y, pa_back_y = along_x.position_angle(), along_y.position_angle(), backward_y.position_angle()
+    side_ab, side_cd = sep_y[:, :-1], sep_y[:, 1:]
+    side_ac, side_bd = sep_x[:-1], sep_x[1:]
+    angle_b = pa_x[1:] - pa_back_y[:, :-1]  # PA(b -> d) - PA(b -> a)
+    angle_c = pa_y[:, 1:] - pa_x[:-1]  # PA(c -> d) - PA(a -> c)
     area = 0.5 * side_ab * side_bd * np.sin(angle_b) + 0.5 * side_cd * side_ac * np.sin(angle_c)
     return np.abs(area * _DEG2_TO_SR)
+
+
+class _NeighbourPairs:
+    """Great-circle distance and position angle from points 1 to points 2 (deg), sharing their trigonometry.
+
+    The latitudes come as ``(sin, cos)`` pairs (:meth:`from_deg` computes them).
+    """
+
+    def __init__(self, lon1, lon2, trig1, trig2):
+        dlon = (lon2 - lon1) * _DEG2RAD
+        self.sdlon, self.cdlon = np.sin(dlon), np.cos(dlon)
+        (self.slat1, self.clat1), (self.slat2, self.clat2) = trig1, trig2
+
+    @classmethod
+    def from_deg(cls, lon1, lat1, lon2, lat2):
+        lat1, lat2 = lat1 * _DEG2RAD, lat2 * _DEG2RAD
+        return cls(lon1, lon2, (np.sin(lat1), np.cos(lat1)), (np.sin(lat2), np.cos(lat2)))
+
+    def separation(self):
+        num1 = self.clat2 * self.sdlon
+        num2 = self.clat1 * self.slat2 - self.slat1 * self.clat2 * self.cdlon
+        denominator = self.slat1 * self.slat2 + self.clat1 * self.clat2 * self.cdlon
+        return np.arctan2(np.hypot(num1, num2), denominator) * _RAD2DEG
+
+    def position_angle(self):
+        x = self.slat2 * self.clat1 - self.clat2 * self.slat1 * self.cdlon
+        y = self.sdlon * self.clat2
+        angle = np.arctan2(y, x)
+        with np.errstate(invalid="ignore"):
+            angle = angle - (angle // _TWO_PI) * _TWO_PI
+            angle = np.where(angle >= _TWO_PI, angle - _TWO_PI, angle)
+            angle = np.where(angle < 0, angle + _TWO_PI, angle)
+        return angle
 
 
 def overlap_slices(large_shape, small_shape, position, mode="partial"):
