@@ -105,7 +105,8 @@ class WcsCutoutMaskMixin:
             shift = (large[1].start - small[1].start, large[0].start - small[0].start)
         wcs = self._wcs.deepcopy()
         wcs.wcs.crpix = np.asarray(wcs.wcs.crpix, dtype=float) - np.array(shift, dtype=float)
-        return self._init_copy(wcs=wcs, npix=(new_shape[1], new_shape[0])), (large, small)
+        cut = self.__class__(wcs, npix=(new_shape[1], new_shape[0]), axes=self._axes, _own_wcs=True)
+        return cut, (large, small)
 
     def _position_pix(self, position):
         if isinstance(position, SkyCoord):

@@ -36,13 +36,14 @@ class WcsGeom(WcsCutoutMaskMixin, Geom):
         Non-spatial axes.
     """
 
-    def __init__(self, wcs, npix=None, axes=None, _share=None):
+    def __init__(self, wcs, npix=None, axes=None, _share=None, _own_wcs=False):
         if _share is not None:
             # A copy with other non-spatial axes: the sky grid (WCS and its caches) is shared.
             self._wcs, self._npix, self._frame, self._cache = _share
             self._axes = _as_axes(axes)
             return
-        wcs = wcs.deepcopy()
+        if not _own_wcs:  # a WCS made for this geometry alone (e.g. by a cutout) needs no copy
+            wcs = wcs.deepcopy()
         if npix is None:
             if wcs.pixel_shape is None:
                 raise ValueError("npix is required when the WCS has no pixel shape")
