@@ -54,7 +54,14 @@ class DatasetTemplate:
     def __init__(self, creation, name):
         self.creation = dict(creation)
         self.name = name
-        self.token = hashlib.sha256(pickle.dumps((self.creation, name))).hexdigest()
+        self._token = None
+
+    @property
+    def token(self):
+        """Digest of the creation arguments: the key of the per-process cached reference."""
+        if self._token is None:
+            self._token = hashlib.sha256(pickle.dumps((self.creation, self.name))).hexdigest()
+        return self._token
 
     @classmethod
     def from_dataset(cls, dataset):

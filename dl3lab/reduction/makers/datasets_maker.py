@@ -7,7 +7,7 @@ import traitlets
 from ..datasets.datasets import Datasets
 from ..datasets.template import DatasetTemplate
 from ..errors import NoOverlapError, ReductionError
-from ..executor import capture_failure, failure_from_exception, run_tasks
+from ..executor import capture_failure, failure_from_exception, resolve_n_jobs, run_tasks
 from .core import Maker
 from .safe_mask_maker import SafeMaskMaker
 from .traits import AngleTrait
@@ -130,8 +130,14 @@ class DatasetsMaker(Maker):
         use_cutout = datasets is None and self.effective_cutout_width is not None and not getattr(
             dataset._geom, "is_region", False
         )
+        executor = self.executor or ("processes" if (self.n_jobs or 1) > 1 else "serial")
+        in_process = executor == "serial" or (executor == "processes" and resolve_n_jobs(self.n_jobs,
+                                                                                          len(observations)) == 1)
         template = DatasetTemplate.from_dataset(dataset) if datasets is None else None
-        templates = [DatasetTemplate.from_dataset(d) for d in datasets] if datasets is not None else []
+        # Per-observation datasets reduced in this process are used as they are; other
+        # processes get a template instead when the dataset is still empty.
+        templates = [DatasetTemplate.from_dataset(d) for d in datasets] if datasets is not None and not in_process \
+            else []
         tasks, outcomes = [], []
         if templates and all(t is not None for t in templates):
             # one untouched dataset per observation: each worker creates its own
@@ -161,7 +167,6 @@ class DatasetsMaker(Maker):
                 outcomes.append(len(tasks))
                 tasks.append((local, obs, self.makers))
             func = _reduce_task
-        executor = self.executor or ("processes" if (self.n_jobs or 1) > 1 else "serial")
         results = run_tasks(func, tasks, executor=executor, n_jobs=self.n_jobs)
         if self.progress_bar and tasks:
             from tqdm import tqdm
