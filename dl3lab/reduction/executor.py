@@ -80,6 +80,11 @@ def capture_failure(func, obs_id, *args):
         return failure_from_exception(exc, obs_id)
 
 
+def runs_in_process(executor, n_jobs, n_tasks):
+    """Whether `run_tasks` would run ``n_tasks`` tasks in this process (serially)."""
+    return executor in (None, "serial") or (executor == "processes" and resolve_n_jobs(n_jobs, n_tasks) == 1)
+
+
 def run_tasks(func, tasks, executor="serial", n_jobs=None):
     """Run ``func(*task)`` for each task and yield ``(index, result)`` in task order.
 
@@ -95,7 +100,7 @@ def run_tasks(func, tasks, executor="serial", n_jobs=None):
         Pool size for ``"processes"``.
     """
     tasks = list(tasks)
-    if executor in (None, "serial") or (executor == "processes" and resolve_n_jobs(n_jobs, len(tasks)) == 1):
+    if runs_in_process(executor, n_jobs, len(tasks)):
         for idx, args in enumerate(tasks):
             yield idx, func(*args)
         return

@@ -7,7 +7,7 @@ import traitlets
 from ..datasets.datasets import Datasets
 from ..datasets.template import DatasetTemplate
 from ..errors import NoOverlapError, ReductionError
-from ..executor import capture_failure, failure_from_exception, resolve_n_jobs, run_tasks
+from ..executor import capture_failure, failure_from_exception, run_tasks, runs_in_process
 from .core import Maker
 from .safe_mask_maker import SafeMaskMaker
 from .traits import AngleTrait
@@ -131,8 +131,7 @@ class DatasetsMaker(Maker):
             dataset._geom, "is_region", False
         )
         executor = self.executor or ("processes" if (self.n_jobs or 1) > 1 else "serial")
-        in_process = executor == "serial" or (executor == "processes" and resolve_n_jobs(self.n_jobs,
-                                                                                          len(observations)) == 1)
+        in_process = runs_in_process(executor, self.n_jobs, len(observations))
         template = DatasetTemplate.from_dataset(dataset) if datasets is None else None
         # Per-observation datasets reduced in this process are used as they are; other
         # processes get a template instead when the dataset is still empty.
