@@ -9,7 +9,7 @@ from ..interpolation import trapz_loglog_from_log
 from .irf_projection import _LOG_TWO_TINY64, SeparableIRF, pixel_chunks
 from .sky import pixel_sky_offsets, pointing_offsets, sky_offset_deg, solid_angle_sr
 
-__all__ = ["BackgroundComputation", "make_background_data", "fov_coordinates"]
+__all__ = ["BackgroundComputation", "background_work_dtype", "make_background_data", "fov_coordinates"]
 
 RATE_UNIT = u.Unit("s-1 sr-1")
 
@@ -30,6 +30,11 @@ def _align(xi, eta, alignment):
     if alignment == "RADEC":
         return -xi, eta
     raise NotImplementedError(f"background FoV alignment {alignment!r} is not supported yet")
+
+
+def background_work_dtype(oversampling, dtype):
+    """Dtype `BackgroundComputation` computes in: float64 when sub-bins are summed, else ``dtype``."""
+    return np.dtype(np.float64) if oversampling else np.dtype(dtype)
 
 
 class BackgroundComputation:
@@ -66,7 +71,7 @@ class BackgroundComputation:
             energy_axis = energy_axis.upsample(int(oversampling))
         self.oversampling = oversampling
         self.dtype = np.dtype(dtype)
-        work_dtype = np.dtype(np.float64) if oversampling else self.dtype
+        work_dtype = background_work_dtype(oversampling, dtype)
         e_unit = bkg.axes["energy"].unit
         self.edges = energy_axis.edges.to_value(e_unit)
         self.image = geom.to_image()

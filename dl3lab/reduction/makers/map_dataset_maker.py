@@ -11,7 +11,7 @@ from ..datasets.irf_maps import EDispKernelMap, EDispMap, PSFMap
 from ..datasets.memory import MAP_DTYPE
 from ..executor import max_threads, thread_pool
 from ..maps import Map
-from .background_projection import BackgroundComputation
+from .background_projection import BackgroundComputation, background_work_dtype
 from .core import Maker
 from .map_products import (
     M2_S,
@@ -64,7 +64,7 @@ class _SharedBackground:
         # The output is allocated here: memory that a helper thread allocates comes from its own
         # malloc arena, which gives freed pages back to the system, so they fault in again each time.
         n_energy = geom.axes["energy"].nbin * (maker.background_oversampling or 1)
-        dtype = np.float64 if maker.background_oversampling else MAP_DTYPE  # see BackgroundComputation
+        dtype = background_work_dtype(maker.background_oversampling, MAP_DTYPE)
         out = np.empty((n_energy, int(np.prod(geom.to_image().data_shape))), dtype)
         self._future = thread_pool().submit(self._start, maker, geom, observation, out)
 
