@@ -75,9 +75,8 @@ class Observation:
 
         if max_threads() < 2:
             return
-        for key, names in self._pending.items():
-            location = next(loc for loc in self._locations.values() if str(loc.path) == key)
-            if names:
+        for location in self._locations.values():
+            if self._pending.get(str(location.path)):  # a file with HDUs still to read
                 self._files.prefetch(location)
 
     def _read_hdu(self, location):
@@ -315,7 +314,7 @@ class Observations(list):
     @property
     def ids(self):
         """Observation ids as strings (Gammapy convention)."""
-        return [str(obs.obs_id) for obs in self]
+        return [str(obs.obs_id) for obs in list.__iter__(self)]
 
     def __iter__(self):
         """Iterate; reading an observation's data starts reading the next one in a helper thread."""
@@ -326,7 +325,7 @@ class Observations(list):
 
     def __getitem__(self, key):
         if isinstance(key, str):
-            for obs in self:
+            for obs in list.__iter__(self):  # a lookup, not an iteration that reads ahead
                 if str(obs.obs_id) == key:
                     return obs
             raise KeyError(f"no observation {key} in this list")

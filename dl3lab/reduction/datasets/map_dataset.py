@@ -295,7 +295,7 @@ class MapDataset:
             edisp_geom = geom_irf.to_cube([energy_axis, energy_axis_true])
             data = np.broadcast_to(kernel[:, :, None, None], edisp_geom.data_shape).astype(MAP_DTYPE)
             edisp = EDispKernelMap(
-                Map.from_geom(edisp_geom, data=data, unit="", dtype=MAP_DTYPE),
+                Map.from_geom(edisp_geom, data=data, unit=""),
                 Map.from_geom(geom_irf.to_cube([energy_axis.squash(), energy_axis_true]), unit="m2 s", dtype=MAP_DTYPE),
             )
         else:
@@ -304,7 +304,7 @@ class MapDataset:
             diag = ((migra[:-1] <= 1) & (migra[1:] > 1)) / np.diff(migra)
             data = np.broadcast_to(diag[None, :, None, None], edisp_geom.data_shape).astype(MAP_DTYPE)
             edisp = EDispMap(
-                Map.from_geom(edisp_geom, data=data, unit="", dtype=MAP_DTYPE),
+                Map.from_geom(edisp_geom, data=data, unit=""),
                 Map.from_geom(geom_irf.to_cube([migra_axis.squash(), energy_axis_true]), unit="m2 s", dtype=MAP_DTYPE),
             )
         mask_safe = Map.from_geom(geom, dtype=bool)
