@@ -130,3 +130,29 @@ def test_irf_map_stack_is_exposure_weighted_mean():
     outside = np.ones(parent.data_shape, bool)
     outside[sl[1:]] = False
     np.testing.assert_array_equal(stacked.psf_map.data[..., outside], p0[..., outside])
+
+
+def test_pixel_chunks_bound_values_and_cover_every_pixel():
+    from dl3lab.reduction.makers.irf_projection import CHUNK_VALUES, PIXEL_CHUNK, pixel_chunks
+
+    for n_fixed in (1, 12, 726, 10 * CHUNK_VALUES):
+        chunks = pixel_chunks(np.arange(20000), 20000, n_fixed)
+        sizes = [c.stop - c.start for c in chunks]
+        assert max(sizes) <= PIXEL_CHUNK
+        assert max(sizes) * n_fixed <= max(CHUNK_VALUES, n_fixed)
+        assert np.array_equal(np.concatenate([np.arange(c.start, c.stop) for c in chunks]), np.arange(20000))
+    subset = np.array([3, 9, 11, 500, 19999])
+    chunks = pixel_chunks(subset, 20000, CHUNK_VALUES // 2)
+    assert [list(c) for c in chunks] == [[3, 9], [11, 500], [19999]]
+
+
+def test_psf_evaluated_in_chunks_equals_pointwise_evaluation(obs):
+    from dl3lab.reduction.makers.irf_projection import evaluate_separable
+
+    energy = np.geomspace(0.5, 50, 11)
+    rad = np.linspace(0.005, 0.655, 66)  # 726 fixed values per pixel: many chunks
+    offsets = np.linspace(0, 2.9, 700)
+    fast = evaluate_separable(obs.psf, {"energy_true": energy, "rad": rad}, {"offset": offsets})
+    e, r, o = np.meshgrid(energy, rad, offsets, indexing="ij")
+    direct = obs.psf.evaluate(energy_true=e * u.TeV, rad=r * u.deg, offset=o * u.deg).to_value(obs.psf.unit)
+    np.testing.assert_allclose(fast, direct, rtol=1e-10, atol=0)

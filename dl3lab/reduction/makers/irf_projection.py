@@ -17,7 +17,9 @@ __all__ = ["interp_along", "evaluate_separable", "outside_edges", "SeparableIRF"
 
 _TINY64 = np.finfo(np.float64).tiny
 _LOG_TWO_TINY64 = np.log(2 * _TINY64)
-#: Number of pixels handled at once (keeps the per-chunk arrays in the CPU cache).
+#: Number of values (pixels times fixed coordinates) handled at once: the per-chunk arrays stay in the CPU cache.
+CHUNK_VALUES = 65536
+#: Largest number of pixels handled at once.
 PIXEL_CHUNK = 8192
 #: Up to this many fixed values per pixel, tables are evaluated with the pixels along the contiguous axis.
 COLUMNS_MAX = 64
@@ -195,11 +197,13 @@ class SeparableIRF:
         return values
 
 
-def pixel_chunks(pixels, n_pix):
-    """Selections of at most `PIXEL_CHUNK` of the flat ``pixels`` (slices when they are all ``n_pix``)."""
+def pixel_chunks(pixels, n_pix, n_fixed=1):
+    """Selections of the flat ``pixels`` (slices when they are all ``n_pix``), each of at most
+    `PIXEL_CHUNK` pixels and, with ``n_fixed`` values per pixel, about `CHUNK_VALUES` values."""
+    size = max(1, min(PIXEL_CHUNK, CHUNK_VALUES // max(int(n_fixed), 1)))
     if len(pixels) == n_pix:
-        return [slice(start, min(start + PIXEL_CHUNK, n_pix)) for start in range(0, n_pix, PIXEL_CHUNK)]
-    return [pixels[start : start + PIXEL_CHUNK] for start in range(0, len(pixels), PIXEL_CHUNK)]
+        return [slice(start, min(start + size, n_pix)) for start in range(0, n_pix, size)]
+    return [pixels[start : start + size] for start in range(0, len(pixels), size)]
 
 
 def evaluate_separable(
@@ -251,7 +255,7 @@ def evaluate_separable(
         out = np.full((n_fixed, n_pix), 0.0 if fill_value is None else float(fill_value))
     # Few fixed values (energies): pixels along the contiguous axis; many (energy x rad): per-pixel rows.
     columns = n_fixed <= COLUMNS_MAX
-    for sl in pixel_chunks(pixels, n_pix):
+    for sl in pixel_chunks(pixels, n_pix, n_fixed):
         values = sep.columns_at(base, corners, sl) if columns else sep.rows_at(base, corners, sl).T
         if raw_log:
             z = values <= _LOG_TWO_TINY64
