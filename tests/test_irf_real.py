@@ -252,6 +252,20 @@ def test_bkg_interp_missing_data(irfs):
     assert np.sum(bkg.data == 0) > 0  # original untouched
 
 
+
+@pytest.mark.parametrize("axis", [0, 1, 2])
+def test_bkg_interp_missing_data_along_any_axis(irfs, axis):
+    bkg = irfs["bkg"]
+    rng = np.random.default_rng(axis)
+    data = bkg.data.copy()
+    data[rng.random(data.shape) < 0.2] = 0  # holes everywhere, some lines empty at the ends
+    data[rng.random(data.shape) < 0.02] = np.nan
+    data[(slice(None),) * axis + (slice(2, 4),)] = 0  # a gap across every line of this axis
+    holed = bkg.copy(data=data)
+    filled = holed.interp_missing_data(holed.axes.names[axis])
+    np.testing.assert_array_equal(filled.data, _fill_reference(data, axis))
+    assert np.isnan(holed.data).sum() == np.isnan(data).sum()  # input unchanged
+
 def test_bkg_integrate_log_log(irfs):
     bkg = irfs["bkg"].interp_missing_data("energy")
     edges = [0.5, 1, 2, 5] * u.TeV

@@ -69,26 +69,33 @@ class BackgroundIRF(IRF):
         """
         axis = self.axes.index(axis_name)
         values = np.moveaxis(self.data, axis, -1)
-        mask = ~np.isfinite(values) | (values == 0)
-        if not mask.any():
-            return self.copy()
         n = values.shape[-1]
+        lines = values.reshape(-1, n)  # one row per line along the axis
+        mask = ~np.isfinite(lines) | (lines == 0)
+        # Only lines with a hole between two valid entries change.
+        holes = mask[:, 1:-1].any(axis=1) & ~mask.all(axis=1)
+        if not holes.any():
+            return self.copy()
+        rows = np.flatnonzero(holes)
+        sub, mask = lines[rows], mask[rows]
         index = np.arange(n)
         prev = np.maximum.accumulate(np.where(mask, -1, index), axis=-1)
         nxt = np.flip(np.minimum.accumulate(np.flip(np.where(mask, n, index), -1), axis=-1), -1)
         fill = mask & (prev >= 0) & (nxt < n)
-        tiny = np.finfo(values.dtype).tiny
+        tiny = np.finfo(sub.dtype).tiny
         with np.errstate(divide="ignore", invalid="ignore"):
-            logs = np.log(np.clip(values, tiny, np.inf))
+            logs = np.log(np.clip(sub, tiny, np.inf))
         f0 = np.take_along_axis(logs, np.clip(prev, 0, n - 1), axis=-1)[fill].astype(float)
         f1 = np.take_along_axis(logs, np.clip(nxt, 0, n - 1), axis=-1)[fill].astype(float)
         x0 = prev[fill].astype(float)
-        x = np.broadcast_to(index, values.shape)[fill].astype(float)
+        x = np.broadcast_to(index, sub.shape)[fill].astype(float)
         slope = (f1 - f0) / (nxt[fill] - x0)
         filled = np.exp(slope * (x - x0) + f0)
         filled[np.abs(filled) - _TINY64 <= _TINY64] = 0.0
-        result = values.copy()
-        result[fill] = filled
+        sub[fill] = filled
+        result = lines.copy()
+        result[rows] = sub
+        result = result.reshape(values.shape)
         return self.copy(data=np.moveaxis(result, -1, axis))
 
     def integrate_log_log(self, energy_edges, **spatial_coords):
