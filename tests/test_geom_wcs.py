@@ -197,6 +197,17 @@ def test_cutout_run_23592(geom):
     assert cutout.cutout_slices(geom)["parent-slices"] == parent
 
 
+
+def test_cutout_covering_the_geometry_equals_it_and_shares_its_grid(geom):
+    whole = geom.cutout(geom.center_skydir, width=8 * u.deg)
+    assert whole == geom and whole.data_shape == geom.data_shape
+    assert whole.wcs.wcs.crpix.tolist() == geom.wcs.wcs.crpix.tolist()
+    assert whole.wcs is geom.wcs  # no copy of the WCS
+    parent, child = whole.overlap_slices(geom)
+    assert parent == child == (slice(0, 250), slice(0, 250))
+    smaller = geom.cutout(geom.center_skydir, width=2 * u.deg)
+    assert smaller.wcs is not geom.wcs and geom.wcs.wcs.crpix.tolist() == [125.5, 125.5]
+
 def test_cutout_modes(geom):
     position = SkyCoord(83.0, 21.0, unit="deg")
     # Gammapy 2.1: 1.01 deg -> 50.5 pixels -> 51 with odd_npix

@@ -103,6 +103,9 @@ class WcsCutoutMaskMixin:
         else:
             new_shape = shape
             shift = (large[1].start - small[1].start, large[0].start - small[0].start)
+        if shift == (0, 0) and new_shape == self._spatial_shape:
+            # The cutout covers this geometry exactly: it shares the sky grid (WCS and caches).
+            return self._init_copy(axes=self._axes), (large, small)
         wcs = self._wcs.deepcopy()
         wcs.wcs.crpix = np.asarray(wcs.wcs.crpix, dtype=float) - np.array(shift, dtype=float)
         cut = self.__class__(wcs, npix=(new_shape[1], new_shape[0]), axes=self._axes, _own_wcs=True)
