@@ -156,3 +156,14 @@ def test_psf_evaluated_in_chunks_equals_pointwise_evaluation(obs):
     e, r, o = np.meshgrid(energy, rad, offsets, indexing="ij")
     direct = obs.psf.evaluate(energy_true=e * u.TeV, rad=r * u.deg, offset=o * u.deg).to_value(obs.psf.unit)
     np.testing.assert_allclose(fast, direct, rtol=1e-10, atol=0)
+
+
+def test_exposure_in_map_dtype_equals_float64_exposure_rounded(obs):
+    axis = MapAxis.from_bounds(0.5, 50, nbin=9, name="energy_true", unit="TeV", interp="log")
+    offsets = np.linspace(0, 3.2, 5000).reshape(50, 100)  # beyond the IRF's offset edges too
+    full = map_products.make_exposure_data(obs.aeff, axis, offsets, obs.livetime)
+    single = map_products.make_exposure_data(obs.aeff, axis, offsets, obs.livetime, dtype=np.float32)
+    assert full.dtype == np.float64 and single.dtype == np.float32 and single.shape == (9, 50, 100)
+    np.testing.assert_array_equal(single, full.astype(np.float32))
+    area = obs.aeff.evaluate(energy_true=axis.center[:, None, None], offset=offsets * u.deg)
+    np.testing.assert_allclose(full, (area * obs.livetime).to_value("m2 s"), rtol=1e-12)

@@ -207,7 +207,8 @@ def pixel_chunks(pixels, n_pix, n_fixed=1):
 
 
 def evaluate_separable(
-    irf, fixed, pixel_axes, values_scale="lin", fill_value=0.0, oob_mode="any", raw_log=False, clip=True
+    irf, fixed, pixel_axes, values_scale="lin", fill_value=0.0, oob_mode="any", raw_log=False, clip=True,
+    factor=None, dtype=np.float64,
 ):
     """Evaluate an IRF on a product grid of fixed coordinates and pixel coordinates.
 
@@ -232,6 +233,11 @@ def evaluate_separable(
     clip : bool
         Clip the result at zero (Gammapy always does; turning it off serves callers
         that combine node values linearly and clip afterwards).
+    factor : float, optional
+        Multiplies the (clipped and filled) values, in float64, before they are stored.
+    dtype : dtype
+        Dtype of the result: the values are computed in float64 and converted once
+        (as ``(values * factor).astype(dtype)``, without a float64 copy of the whole result).
 
     Returns
     -------
@@ -250,9 +256,10 @@ def evaluate_separable(
         out = np.zeros((n_fixed, n_pix))
         zero = np.ones((n_fixed, n_pix), bool)
     elif len(pixels) == n_pix:  # every pixel is written below
-        out = np.empty((n_fixed, n_pix))
+        out = np.empty((n_fixed, n_pix), dtype)
     else:
-        out = np.full((n_fixed, n_pix), 0.0 if fill_value is None else float(fill_value))
+        fill = 0.0 if fill_value is None else float(fill_value)
+        out = np.full((n_fixed, n_pix), fill if factor is None else fill * factor, dtype)
     # Few fixed values (energies): pixels along the contiguous axis; many (energy x rad): per-pixel rows.
     columns = n_fixed <= COLUMNS_MAX
     for sl in pixel_chunks(pixels, n_pix, n_fixed):
@@ -264,6 +271,8 @@ def evaluate_separable(
             zero[:, sl] = z
         else:
             values = sep.finish(values, fill_value=fill_value, clip=clip, columns=True)
+            if factor is not None:
+                values *= factor
         out[:, sl] = values
     shape = sep.fixed_shape + tuple(pix_shape)
     if raw_log:

@@ -127,7 +127,8 @@ class MapDatasetMaker(Maker):
     def make_exposure(self, geom, observation):
         """Exposure map on ``geom`` (a geometry with an ``energy_true`` axis), in m2 s."""
         offsets = pointing_offsets(geom.to_image(), observation.get_pointing_icrs(observation.tmid))
-        data = make_exposure_data(observation.aeff, geom.axes["energy_true"], offsets, observation.livetime)
+        data = make_exposure_data(observation.aeff, geom.axes["energy_true"], offsets, observation.livetime,
+                                  dtype=MAP_DTYPE)
         meta = {"livetime": observation.livetime.to("s"), "is_pointlike": observation.is_pointlike}
         return Map.from_geom(geom, data=_stored(data, geom), unit=M2_S, meta=meta)
 

@@ -47,12 +47,14 @@ def fill_counts(geom, events):
     return counts.reshape(energy_axis.nbin, ny, nx).astype(np.float32)
 
 
-def make_exposure_data(aeff, energy_true_axis, offsets, livetime):
-    """``A_eff(E'_centre, offset) * livetime`` in m2 s, shape ``(n_E',) + offsets.shape``."""
+def make_exposure_data(aeff, energy_true_axis, offsets, livetime, dtype=np.float64):
+    """``A_eff(E'_centre, offset) * livetime`` in m2 s, shape ``(n_E',) + offsets.shape``.
+
+    Computed in float64; ``dtype`` is the dtype of the result.
+    """
     energy = energy_true_axis.center.to_value(aeff.axes["energy_true"].unit)
-    area = evaluate_separable(aeff, {"energy_true": energy}, {"offset": offsets})
-    area *= (u.Unit(aeff.unit) * u.Quantity(livetime)).to_value(M2_S)
-    return area
+    factor = (u.Unit(aeff.unit) * u.Quantity(livetime)).to_value(M2_S)
+    return evaluate_separable(aeff, {"energy_true": energy}, {"offset": offsets}, factor=factor, dtype=dtype)
 
 
 def make_psf_data(psf, energy_true_axis, rad_axis, offsets):
