@@ -167,3 +167,31 @@ def test_exposure_in_map_dtype_equals_float64_exposure_rounded(obs):
     np.testing.assert_array_equal(single, full.astype(np.float32))
     area = obs.aeff.evaluate(energy_true=axis.center[:, None, None], offset=offsets * u.deg)
     np.testing.assert_allclose(full, (area * obs.livetime).to_value("m2 s"), rtol=1e-12)
+
+
+def _direct_psf(psf, e_true_axis, rad_axis, offsets):
+    """PSF evaluated at every (energy, rad, offset) point, normalised over rad."""
+    e, r, o = np.meshgrid(e_true_axis.center.to_value("TeV"), rad_axis.center.to_value("deg"), offsets, indexing="ij")
+    values = psf.evaluate(energy_true=e * u.TeV, rad=r * u.deg, offset=o * u.deg).to_value("deg-2")
+    weights = 2 * np.pi * rad_axis.center.to_value("deg") * rad_axis.bin_width.to_value("deg")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.nan_to_num(values / np.sum(values * weights[None, :, None], axis=1, keepdims=True))
+
+
+def test_psf_node_combination_equals_direct_evaluation(obs):
+    from dl3lab.reduction.datasets.map_dataset import RAD_AXIS_DEFAULT
+
+    e_true_axis = MapAxis.from_bounds(0.005, 200, nbin=13, name="energy_true", unit="TeV", interp="log")
+    offsets = np.concatenate([np.linspace(0, 3.0, 61), [0.5, 2.6, 2.74, 2.76]])  # extrapolated and outside too
+    fast = map_products.make_psf_data(obs.psf, e_true_axis, RAD_AXIS_DEFAULT, offsets)
+    direct = _direct_psf(obs.psf, e_true_axis, RAD_AXIS_DEFAULT, offsets)
+    np.testing.assert_allclose(fast, direct, rtol=1e-12, atol=1e-12 * direct.max())
+    assert np.all(fast[..., offsets > 2.75] == 0) and np.all(fast[0] == 0)  # outside the offset and energy edges
+    weights = 2 * np.pi * RAD_AXIS_DEFAULT.center.to_value("deg") * RAD_AXIS_DEFAULT.bin_width.to_value("deg")
+    norm = np.sum(fast * weights[None, :, None], axis=1)[:, offsets <= 2.75]
+    filled = norm > 0
+    assert filled.sum() > norm.size // 2  # normalised columns, and empty ones (no PSF there) stay 0
+    np.testing.assert_allclose(norm[filled], 1, rtol=1e-12)
+    single = map_products.make_psf_data(obs.psf, e_true_axis, RAD_AXIS_DEFAULT, offsets, dtype=np.float32)
+    assert single.dtype == np.float32
+    np.testing.assert_allclose(single, fast, rtol=2e-7, atol=0)

@@ -214,8 +214,9 @@ def evaluate_separable(
 
     Parameters
     ----------
-    irf : `~dl3lab.reduction.irf.IRF`
-        IRF with ``axes``, ``data`` and ``unit``.
+    irf : `~dl3lab.reduction.irf.IRF` or `SeparableIRF`
+        IRF with ``axes``, ``data`` and ``unit``, or one already interpolated at
+        ``fixed`` (then ``fixed``, ``values_scale`` and ``oob_mode`` are taken from it).
     fixed : dict
         ``{axis_name: 1-D array in axis units}`` for the non-spatial axes.
     pixel_axes : dict
@@ -245,7 +246,12 @@ def evaluate_separable(
         Shape ``[len(v) for v in fixed.values()] + pixel_shape``, in the IRF's unit,
         with axes in the order of ``fixed`` followed by the pixel dimensions.
     """
-    sep = SeparableIRF(irf, fixed, list(pixel_axes), values_scale=values_scale, oob_mode=oob_mode)
+    if isinstance(irf, SeparableIRF):
+        sep = irf
+        if list(pixel_axes) != sep.pixel_names:
+            raise ValueError(f"pixel axes {list(pixel_axes)} differ from {sep.pixel_names}")
+    else:
+        sep = SeparableIRF(irf, fixed, list(pixel_axes), values_scale=values_scale, oob_mode=oob_mode)
     pix_shape = np.shape(next(iter(pixel_axes.values())))
     base, corners, pixel_bad = sep.pixel_weights(pixel_axes)
     n_pix = len(base)

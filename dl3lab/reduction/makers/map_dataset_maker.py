@@ -162,7 +162,7 @@ class MapDatasetMaker(Maker):
         image = geom.to_image()
         offsets = pointing_offsets(image, observation.get_pointing_icrs(observation.tmid))
         energy_true = geom.axes["energy_true"]
-        data = make_psf_data(observation.psf, energy_true, geom.axes["rad"], offsets)
+        data = make_psf_data(observation.psf, energy_true, geom.axes["rad"], offsets, dtype=MAP_DTYPE)
         psf_map = Map.from_geom(geom, data=_stored(data, geom), unit=DEG_INV2)
         exposure = self._irf_exposure(geom.squash("rad"), observation, offsets)
         return PSFMap(psf_map, exposure)

@@ -7,7 +7,7 @@ geometry, vectorised over pixels and energies.
 import numpy as np
 from astropy import units as u
 
-from .irf_projection import evaluate_separable, outside_edges
+from .irf_projection import SeparableIRF, evaluate_separable, outside_edges
 from .sky import pointing_offsets, to_frame_deg
 
 __all__ = [
@@ -57,39 +57,108 @@ def make_exposure_data(aeff, energy_true_axis, offsets, livetime, dtype=np.float
     return evaluate_separable(aeff, {"energy_true": energy}, {"offset": offsets}, factor=factor, dtype=dtype)
 
 
-def make_psf_data(psf, energy_true_axis, rad_axis, offsets):
+def make_psf_data(psf, energy_true_axis, rad_axis, offsets, dtype=np.float64):
     """PSF map ``(n_E', n_rad) + offsets.shape`` in deg-2, normalised over rad (spec §4.4).
 
     The PSF is evaluated at the true-energy and rad bin centres, then divided by
-    ``sum(2 pi r dr P)`` over the rad axis; empty columns become 0.
+    ``sum(2 pi r dr P)`` over the rad axis; empty columns become 0. ``dtype`` is the
+    dtype of the result (the values are computed in float64).
+
+    For a PSF table the interpolated values are linear in the offset weights, and so
+    is their normalisation: with node tables ``P_a``, ``P_b`` and node norms
+    ``N_a``, ``N_b``, a pixel with weight ``w`` gets
+    ``((1 - w) P_a + w P_b) / ((1 - w) N_a + w N_b)``, computed as a combination of
+    the normalised node tables. Pixels where that shortcut would not be exact (offset
+    extrapolation, negative table values) are evaluated directly.
     """
     energy = energy_true_axis.center.to_value(psf.axes["energy_true"].unit)
     rad_c = rad_axis.center.to_value("deg")
+    weights = 2 * np.pi * rad_c * rad_axis.bin_width.to_value("deg")
+    flat = np.ravel(np.asarray(offsets, dtype=float))
     if psf.tag in ("psf_3gauss", "psf_king"):
-        flat = np.ravel(offsets)
         values = psf.evaluate(
             energy_true=energy[:, None, None] * psf.axes["energy_true"].unit,
             offset=flat[None, None, :] * u.deg,
             rad=rad_c[None, :, None] * u.deg,
         ).to_value(SR_INV)
-        values = values.reshape(values.shape[:2] + np.shape(offsets))
+        data = _normalised_over_rad(values, weights).astype(dtype, copy=False)
     else:
-        rad = rad_axis.center.to_value(psf.axes["rad"].unit)
-        values = evaluate_separable(psf, {"energy_true": energy, "rad": rad}, {"offset": offsets})
-    weights = (2 * np.pi * rad_c * rad_axis.bin_width.to_value("deg")).reshape((1, -1) + (1,) * offsets.ndim)
-    norm = np.sum(values * weights, axis=1, keepdims=True)
+        data = _psf_table_data(psf, energy, rad_axis.center.to_value(psf.axes["rad"].unit), weights, flat, dtype)
+    return data.reshape(data.shape[:2] + np.shape(offsets))
+
+
+def _normalised_over_rad(values, weights):
+    """``values / sum(values * weights)`` over axis 1 (rad), in place; empty columns become 0."""
+    norm = np.einsum("erp,r->ep", values, weights)[:, None, :]
     with np.errstate(invalid="ignore", divide="ignore"):
         np.divide(values, norm, out=values)
-    return np.nan_to_num(values, copy=False)
+    values[np.broadcast_to(norm == 0, values.shape)] = 0.0
+    return values
+
+
+def _psf_table_data(psf, energy, rad, weights, offsets, dtype):
+    """Normalised PSF table values ``(n_E', n_rad, P)`` at the flat ``offsets`` (see `make_psf_data`)."""
+    fixed = {"energy_true": energy, "rad": rad}
+    offset_axis = psf.axes["offset"]
+    nodes = offset_axis.center.to_value(offset_axis.unit)
+    sep = SeparableIRF(psf, fixed, ["offset"])
+    node_values = evaluate_separable(sep, None, {"offset": nodes}, clip=False)  # (n_E', n_rad, n_nodes)
+    node_ok = np.all(node_values >= 0, axis=(0, 1))
+    node_norm = np.einsum("ern,r->en", node_values, weights)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        node_shape = np.where(node_norm[:, None, :] > 0, node_values / node_norm[:, None, :], 0.0)
+    idx, idx1, w = _node_weights(nodes, offsets)
+    inside = ~outside_edges(offset_axis, offsets)
+    exact = inside & (w >= 0) & (w <= 1) & node_ok[idx] & node_ok[idx1]
+    data = np.zeros((len(energy), len(rad), len(offsets)), dtype)
+    sel = np.flatnonzero(exact)
+    if len(sel):
+        i0, i1, ws = idx[sel], idx1[sel], w[sel]
+        part_a = node_norm[:, i0] * (1 - ws)
+        part_b = node_norm[:, i1] * ws
+        total = part_a + part_b
+        with np.errstate(invalid="ignore", divide="ignore"):
+            alpha = np.where(total > 0, part_a / total, 0.0)
+            beta = np.where(total > 0, part_b / total, 0.0)
+        whole = len(sel) == len(offsets)
+        for k in range(len(energy)):  # one true energy at a time: the temporaries stay in the CPU cache
+            plane = np.take(node_shape[k], i0, axis=1)
+            plane *= alpha[k]
+            other = np.take(node_shape[k], i1, axis=1)
+            other *= beta[k]
+            plane += other
+            if whole:
+                data[k] = plane
+            else:
+                data[k][:, sel] = plane
+    rest = np.flatnonzero(inside & ~exact)
+    if len(rest):
+        values = evaluate_separable(sep, None, {"offset": offsets[rest]})
+        data[:, :, rest] = _normalised_over_rad(values, weights)
+    return data
+
+
+def _node_weights(nodes, values):
+    """Lower and upper node index and the linear weight of ``values`` between the node positions."""
+    if len(nodes) == 1:
+        idx = np.zeros(len(values), dtype=np.intp)
+        return idx, idx, np.zeros(len(values))
+    idx = np.clip(np.searchsorted(nodes, values, side="right") - 1, 0, len(nodes) - 2)
+    return idx, idx + 1, (values - nodes[idx]) / (nodes[idx + 1] - nodes[idx])
 
 
 def _normalised_migration(edisp, energy_true, offsets):
-    """Migration probability per IRF migra bin (density times width), normalised: ``(n_E', n_mu, P)``."""
-    migra_axis = edisp.axes["migra"]
-    migra = migra_axis.center.to_value(migra_axis.unit)
-    values = evaluate_separable(
-        edisp, {"energy_true": energy_true, "migra": migra}, {"offset": np.ravel(offsets)}, oob_mode="edisp"
-    )
+    """Migration probability per IRF migra bin (density times width), normalised: ``(n_E', n_mu, P)``.
+
+    ``edisp`` is the IRF or a `SeparableIRF` of it at ``energy_true`` and the migra centres.
+    """
+    if isinstance(edisp, SeparableIRF):
+        sep, migra_axis = edisp, edisp.irf.axes["migra"]
+    else:
+        migra_axis = edisp.axes["migra"]
+        fixed = {"energy_true": energy_true, "migra": migra_axis.center.to_value(migra_axis.unit)}
+        sep = SeparableIRF(edisp, fixed, ["offset"], oob_mode="edisp")
+    values = evaluate_separable(sep, None, {"offset": np.ravel(offsets)})
     width = migra_axis.bin_width.to_value(migra_axis.unit)[None, :, None]
     weighted = values * width
     norm = weighted.sum(axis=1, keepdims=True)
@@ -120,7 +189,8 @@ def make_edisp_kernel_data(edisp, energy_true_axis, energy_axis, offsets):
     nodes = offset_axis.center.to_value(offset_axis.unit)
     flat = np.ravel(np.asarray(offsets, dtype=float))
     fixed = {"energy_true": e_true, "migra": migra_axis.center.to_value(migra_axis.unit)}
-    node_density = evaluate_separable(edisp, fixed, {"offset": nodes}, oob_mode="edisp", clip=False)
+    sep = SeparableIRF(edisp, fixed, ["offset"], oob_mode="edisp")
+    node_density = evaluate_separable(sep, None, {"offset": nodes}, clip=False)
     node_ok = np.all(node_density >= 0, axis=(0, 1))
     node_prob = node_density * width
     node_norm = node_prob.sum(axis=1)
@@ -128,16 +198,8 @@ def make_edisp_kernel_data(edisp, energy_true_axis, energy_axis, offsets):
 
     kernel = np.zeros((len(e_true), len(e_reco) - 1, len(flat)))
     inside = ~outside_edges(offset_axis, flat)
-    if len(nodes) == 1:
-        idx = np.zeros(len(flat), dtype=np.intp)
-        w = np.zeros(len(flat))
-        exact = inside & node_ok[0]
-        idx1 = idx
-    else:
-        idx = np.clip(np.searchsorted(nodes, flat, side="right") - 1, 0, len(nodes) - 2)
-        w = (flat - nodes[idx]) / (nodes[idx + 1] - nodes[idx])
-        idx1 = idx + 1
-        exact = inside & (w >= 0) & (w <= 1) & node_ok[idx] & node_ok[idx1]
+    idx, idx1, w = _node_weights(nodes, flat)
+    exact = inside & (w >= 0) & (w <= 1) & node_ok[idx] & node_ok[idx1]
     if exact.any():
         sel = np.flatnonzero(exact)
         we = w[sel]
@@ -147,7 +209,7 @@ def make_edisp_kernel_data(edisp, energy_true_axis, energy_axis, offsets):
             kernel[:, :, sel] = np.nan_to_num(num / den[:, None, :])
     rest = np.flatnonzero(inside & ~exact)
     if len(rest):
-        probability = _normalised_migration(edisp, e_true, flat[rest])
+        probability = _normalised_migration(sep, e_true, flat[rest])
         kernel[:, :, rest] = kernel_from_migration(probability, migra_edges, e_true, e_reco, threshold=None)
     kernel[kernel < EDISP_KERNEL_THRESHOLD] = 0.0
     return kernel.reshape((len(e_true), energy_axis.nbin) + np.shape(offsets))
