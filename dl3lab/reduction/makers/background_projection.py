@@ -94,7 +94,8 @@ class BackgroundComputation:
                 out[...] = 0.0
         else:
             self.data = (np.empty if len(pixels) == len(self.base) else np.zeros)(shape, work_dtype)
-        self._chunks = pixel_chunks(pixels, len(self.base))
+        # chunks of about `CHUNK_VALUES` (energy edge, pixel) values stay in the CPU cache
+        self._chunks = pixel_chunks(pixels, len(self.base), len(self.edges))
         self._next = 0
         self._remaining = len(self._chunks)
         self._lock = threading.Lock()
