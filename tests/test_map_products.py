@@ -195,3 +195,27 @@ def test_psf_node_combination_equals_direct_evaluation(obs):
     single = map_products.make_psf_data(obs.psf, e_true_axis, RAD_AXIS_DEFAULT, offsets, dtype=np.float32)
     assert single.dtype == np.float32
     np.testing.assert_allclose(single, fast, rtol=2e-7, atol=0)
+
+
+def test_linear_one_axis_path_equals_general_path(obs, monkeypatch):
+    """Exposure-like evaluations (linear values, one pixel axis) take the two-pass line path; it gives the
+    general path's values, including extrapolated pixels (clipped at zero) and out-of-edge coordinates."""
+    from dl3lab.reduction.makers import irf_projection
+
+    energy = np.geomspace(0.005, 200, 23)  # below and above the energy edges too
+    offsets = np.concatenate([np.linspace(-0.3, 3.2, 800), [np.nan]])
+    calls = []
+    real = irf_projection._evaluate_lines
+
+    def spy(*args, **kwargs):
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(irf_projection, "_evaluate_lines", spy)
+    for factor in (None, 3.5):
+        fast = irf_projection.evaluate_separable(obs.aeff, {"energy_true": energy}, {"offset": offsets}, factor=factor)
+        e, o = np.meshgrid(energy, offsets, indexing="ij")
+        direct = obs.aeff.evaluate(energy_true=e * u.TeV, offset=o * u.deg).to_value(obs.aeff.unit)
+        np.testing.assert_allclose(fast, direct * (factor or 1), rtol=1e-12, atol=0)
+        assert np.all(fast >= 0) and np.all(fast[:, -1] == 0) and np.all(fast[0] == 0)
+    assert len(calls) == 2

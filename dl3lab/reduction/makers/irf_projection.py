@@ -19,6 +19,9 @@ _TINY64 = np.finfo(np.float64).tiny
 _LOG_TWO_TINY64 = np.log(2 * _TINY64)
 #: Number of values (pixels times fixed coordinates) handled at once: the per-chunk arrays stay in the CPU cache.
 CHUNK_VALUES = 65536
+#: Values handled at once by the linear one-axis path (a few light operations per value: smaller chunks
+#: keep all its temporaries in the per-core cache).
+LINE_CHUNK_VALUES = 16384
 #: Largest number of pixels handled at once.
 PIXEL_CHUNK = 8192
 #: Up to this many fixed values per pixel, tables are evaluated with the pixels along the contiguous axis.
@@ -197,10 +200,11 @@ class SeparableIRF:
         return values
 
 
-def pixel_chunks(pixels, n_pix, n_fixed=1):
+def pixel_chunks(pixels, n_pix, n_fixed=1, values=None):
     """Selections of the flat ``pixels`` (slices when they are all ``n_pix``), each of at most
-    `PIXEL_CHUNK` pixels and, with ``n_fixed`` values per pixel, about `CHUNK_VALUES` values."""
-    size = max(1, min(PIXEL_CHUNK, CHUNK_VALUES // max(int(n_fixed), 1)))
+    `PIXEL_CHUNK` pixels and, with ``n_fixed`` values per pixel, about ``values`` values
+    (default `CHUNK_VALUES`)."""
+    size = max(1, min(PIXEL_CHUNK, (values or CHUNK_VALUES) // max(int(n_fixed), 1)))
     if len(pixels) == n_pix:
         return [slice(start, min(start + size, n_pix)) for start in range(0, n_pix, size)]
     return [pixels[start : start + size] for start in range(0, len(pixels), size)]
@@ -268,6 +272,10 @@ def evaluate_separable(
         out = np.full((n_fixed, n_pix), fill if factor is None else fill * factor, dtype)
     # Few fixed values (energies): pixels along the contiguous axis; many (energy x rad): per-pixel rows.
     columns = n_fixed <= COLUMNS_MAX
+    if columns and not raw_log and sep.values_scale == "lin" and len(corners) == 2 and fill_value in (0, None):
+        _evaluate_lines(sep, base, corners[1][1], pixels, n_pix, out, clip=clip, fill=fill_value is not None,
+                        factor=factor)
+        return out.reshape(sep.fixed_shape + tuple(pix_shape))
     for sl in pixel_chunks(pixels, n_pix, n_fixed):
         values = sep.columns_at(base, corners, sl) if columns else sep.rows_at(base, corners, sl).T
         if raw_log:
@@ -284,3 +292,28 @@ def evaluate_separable(
     if raw_log:
         return out.reshape(shape), zero.reshape(shape)
     return out.reshape(shape)
+
+
+def _evaluate_lines(sep, base, weight, pixels, n_pix, out, clip, fill, factor):
+    """The columns of `evaluate_separable` for a linear IRF along one pixel axis, written into ``out``.
+
+    A pixel between nodes ``i`` and ``i + 1`` with weight ``w`` gets
+    ``v_i + (v_{i+1} - v_i) w`` (times ``factor``). Between the nodes (``0 <= w <= 1``)
+    this lies between two node values, so clipping at zero can only matter where
+    a node value is negative or the pixel is extrapolated; only chunks with such
+    pixels are clipped. Fixed coordinates outside their axis edges give 0.
+    """
+    table = sep.columns * (1.0 if factor is None else factor)
+    if fill:
+        table[sep.fixed_bad, :] = 0.0
+    low, step = table[:, :-1], np.diff(table, axis=1)
+    may_clip = clip and bool((table < 0).any())
+    for sl in pixel_chunks(pixels, n_pix, len(table), LINE_CHUNK_VALUES):
+        index, w = base[sl], weight[sl]
+        values = np.take(low, index, axis=1)
+        delta = np.take(step, index, axis=1)
+        delta *= w
+        values += delta
+        if clip and (may_clip or w.min() < 0 or w.max() > 1):
+            np.maximum(values, 0.0, out=values)
+        out[:, sl] = values
