@@ -7,15 +7,21 @@ from astropy import units as u
 
 from ..interpolation import trapz_loglog_from_log
 from .irf_projection import _LOG_TWO_TINY64, SeparableIRF, pixel_chunks
-from .sky import pixel_sky_offsets, pointing_offsets, sky_offset_deg, solid_angle_sr
+from .sky import (
+    _separation_deg,
+    _sky_offset,
+    pixel_trig,
+    pointing_offsets,
+    pointing_radians,
+    sky_offset_deg,
+    solid_angle_sr,
+)
 
-__all__ = ["BackgroundComputation", "background_work_dtype", "make_background_data", "fov_coordinates"]
+__all__ = [
+    "BackgroundTask", "BackgroundComputation", "background_work_dtype", "make_background_data", "fov_coordinates",
+]
 
 RATE_UNIT = u.Unit("s-1 sr-1")
-
-
-def _fov_coordinates(geom, pointing, alignment):
-    return _align(*pixel_sky_offsets(geom, pointing), alignment)
 
 
 def fov_coordinates(lon, lat, pointing, alignment):
@@ -35,6 +41,67 @@ def _align(xi, eta, alignment):
 def background_work_dtype(oversampling, dtype):
     """Dtype `BackgroundComputation` computes in: float64 when sub-bins are summed, else ``dtype``."""
     return np.dtype(np.float64) if oversampling else np.dtype(dtype)
+
+
+class BackgroundTask:
+    """The background counts of one observation as a function of small arrays (picklable).
+
+    Holds the background rate interpolated at the (oversampled) reco energy edges, the
+    rate-to-counts factor (unit conversion times ontime) and how pixel coordinates
+    are formed (FoV offsets with the table's alignment, or offsets from the pointing).
+    Together with the pixel centres and solid angles of a geometry and the pointing,
+    it determines the result; `BackgroundComputation` evaluates it.
+
+    Parameters
+    ----------
+    bkg : `~dl3lab.reduction.irf.Background3D` or `~dl3lab.reduction.irf.Background2D`
+        Background rate, already hole-filled / padded if requested.
+    energy_axis : `~dl3lab.reduction.MapAxis`
+        Reco energy axis of the target geometry.
+    ontime : `~astropy.units.Quantity`
+        Observation time (not livetime).
+    oversampling : int, optional
+        Energy oversampling factor.
+    dtype : dtype
+        Dtype of the result.
+    """
+
+    def __init__(self, bkg, energy_axis, ontime, oversampling=None, dtype=np.float64):
+        self.n_energy = energy_axis.nbin
+        if oversampling:
+            energy_axis = energy_axis.upsample(int(oversampling))
+        self.oversampling = oversampling
+        self.dtype = np.dtype(dtype)
+        e_unit = bkg.axes["energy"].unit
+        self.edges = energy_axis.edges.to_value(e_unit)
+        if "fov_lon" in bkg.axes.names:
+            self.pixel_names, self.alignment = ["fov_lon", "fov_lat"], bkg.fov_alignment
+            if self.alignment not in ("REVERSE_LON_RADEC", "RADEC"):
+                raise NotImplementedError(f"background FoV alignment {self.alignment!r} is not supported yet")
+        else:
+            self.pixel_names, self.alignment = ["offset"], None
+        self.sep = SeparableIRF(bkg, {"energy": self.edges}, self.pixel_names, values_scale="log")
+        self.factor = float((u.Unit(bkg.unit) * e_unit).to(RATE_UNIT) * u.Quantity(ontime).to_value("s"))
+
+    @property
+    def work_dtype(self):
+        """Dtype the rates are integrated into (float64 with oversampling)."""
+        return background_work_dtype(self.oversampling, self.dtype)
+
+    def pixel_coords(self, trig, pointing_rad, offsets=None):
+        """Pixel coordinates of the table's pixel axes.
+
+        ``trig`` is ``(lon, lat, sin(lat), cos(lat))`` of the ICRS pixel centres in
+        radians and ``pointing_rad`` the ICRS pointing ``(ra, dec)`` in radians;
+        ``offsets`` (deg), if given, are the pixels' separations from the pointing.
+        """
+        lon, _, slat, clat = trig
+        if self.alignment is None:
+            if offsets is None:
+                offsets = _separation_deg(lon, slat, clat, *pointing_rad)
+            return {"offset": offsets}
+        xi, eta = _align(*_sky_offset(lon, slat, clat, *pointing_rad), self.alignment)
+        return {"fov_lon": xi, "fov_lat": eta}
 
 
 class BackgroundComputation:
@@ -66,24 +133,28 @@ class BackgroundComputation:
     """
 
     def __init__(self, bkg, geom, pointing, ontime, oversampling=None, out=None, dtype=np.float64):
-        energy_axis = geom.axes["energy"]
-        if oversampling:
-            energy_axis = energy_axis.upsample(int(oversampling))
-        self.oversampling = oversampling
-        self.dtype = np.dtype(dtype)
-        work_dtype = background_work_dtype(oversampling, dtype)
-        e_unit = bkg.axes["energy"].unit
-        self.edges = energy_axis.edges.to_value(e_unit)
-        self.image = geom.to_image()
-        if "fov_lon" in bkg.axes.names:
-            fov_lon, fov_lat = _fov_coordinates(self.image, pointing, bkg.fov_alignment)
-            pixels = {"fov_lon": fov_lon, "fov_lat": fov_lat}
-        else:
-            pixels = {"offset": pointing_offsets(self.image, pointing)}
-        self.sep = SeparableIRF(bkg, {"energy": self.edges}, list(pixels), values_scale="log")
-        self.base, self.corners, self.pixel_bad = self.sep.pixel_weights(pixels)
-        factor = (u.Unit(bkg.unit) * e_unit).to(RATE_UNIT) * u.Quantity(ontime).to_value("s")
-        self.weight = np.ravel(solid_angle_sr(self.image)) * factor
+        task = BackgroundTask(bkg, geom.axes["energy"], ontime, oversampling=oversampling, dtype=dtype)
+        image = geom.to_image()
+        offsets = pointing_offsets(image, pointing) if task.alignment is None else None
+        self._setup(task, pixel_trig(image), solid_angle_sr(image), pointing_radians(pointing), out, offsets)
+
+    @classmethod
+    def from_arrays(cls, task, trig, solid_angle, pointing_rad, out=None):
+        """Computation of ``task`` on pixels given by arrays (see `BackgroundTask.pixel_coords`).
+
+        ``solid_angle`` (sr) has the image shape of the result.
+        """
+        self = cls.__new__(cls)
+        self._setup(task, trig, solid_angle, pointing_rad, out)
+        return self
+
+    def _setup(self, task, trig, solid_angle, pointing_rad, out, offsets=None):
+        self.task, self.sep, self.edges, self.oversampling = task, task.sep, task.edges, task.oversampling
+        self.image_shape = np.shape(solid_angle)
+        self.dtype = task.dtype
+        work_dtype = task.work_dtype
+        self.base, self.corners, self.pixel_bad = self.sep.pixel_weights(task.pixel_coords(trig, pointing_rad, offsets))
+        self.weight = np.ravel(solid_angle) * task.factor
         # Pixels outside the table's FoV edges stay zero and are never evaluated.
         pixels = np.flatnonzero(~self.pixel_bad)
         shape = (len(self.edges) - 1, len(self.base))
@@ -129,7 +200,7 @@ class BackgroundComputation:
         """The background counts, shape ``(n_energy,) + image shape`` (waits for running chunks)."""
         self.work()
         self._done.wait()
-        data = self.data.reshape((len(self.edges) - 1,) + self.image.data_shape)
+        data = self.data.reshape((len(self.edges) - 1,) + tuple(self.image_shape))
         if self.oversampling:
             n = int(self.oversampling)
             data = data.reshape((-1, n) + data.shape[1:]).sum(axis=1).astype(self.dtype, copy=False)

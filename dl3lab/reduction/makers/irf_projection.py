@@ -58,10 +58,14 @@ def interp_along(values, grid, x, axis):
 def outside_edges(axis, values):
     """True where ``values`` lie outside the axis edges or are not finite (spec §0.1 step 5)."""
     edges = axis.edges.to_value(axis.unit)
+    return _outside(edges[0], edges[-1], values)
+
+
+def _outside(low, high, values):
     values = np.asarray(values, dtype=float)
     with np.errstate(invalid="ignore"):
-        inside = values >= edges[0]  # False for NaN
-        inside &= values <= edges[-1]
+        inside = values >= low  # False for NaN
+        inside &= values <= high
         return ~inside
 
 
@@ -106,13 +110,33 @@ class SeparableIRF:
         self.values_scale = values_scale
         self.oob_mode = oob_mode
         self.pixel_names = list(pixel_names)
+        # Per pixel axis: node positions in interpolation scale, the scale, and the axis edges.
+        self.pixel_specs = []
+        for name in self.pixel_names:
+            axis = irf.axes[name]
+            edges = axis.edges.to_value(axis.unit)
+            grid = scale_forward(axis.center.to_value(axis.unit), axis.interp)
+            self.pixel_specs.append((grid, axis.interp, float(edges[0]), float(edges[-1])))
         self.fixed_shape = data.shape[: len(fixed)]
         n_fixed = int(np.prod(self.fixed_shape))
-        # Rows: one per pixel-grid node, each holding all fixed-coordinate values (contiguous gathers);
-        # columns: the same table transposed, for few fixed values and many pixels.
+        # Columns: one row per fixed coordinate with the pixel-grid nodes along it, for few fixed values
+        # and many pixels; rows (:attr:`rows`): the same table transposed, for contiguous per-pixel gathers.
         self.columns = np.ascontiguousarray(data.reshape(n_fixed, -1))
-        self.rows = np.ascontiguousarray(self.columns.T)
+        self._rows = None
         self.fixed_bad = self._fixed_oob(irf, fixed)
+
+    @property
+    def rows(self):
+        """:attr:`columns` transposed: one contiguous row of all fixed-coordinate values per pixel-grid node."""
+        if self._rows is None:
+            self._rows = np.ascontiguousarray(self.columns.T)
+        return self._rows
+
+    def __getstate__(self):
+        # Pickles small (to a helper process): the tables and pixel-axis specs, without the IRF itself.
+        state = dict(self.__dict__)
+        state["irf"], state["_rows"] = None, None
+        return state
 
     def _fixed_oob(self, irf, fixed):
         masks = []
@@ -135,18 +159,16 @@ class SeparableIRF:
         """Per-pixel row indices and weights of the multilinear corners, plus the out-of-bounds mask."""
         parts = []
         bad = None
-        for name in self.pixel_names:
-            axis = self.irf.axes[name]
+        for name, (grid, interp, low, high) in zip(self.pixel_names, self.pixel_specs):
             values = np.ravel(np.asarray(pixel_coords[name], dtype=float))
-            grid = scale_forward(axis.center.to_value(axis.unit), axis.interp)
-            xs = scale_forward(values, axis.interp)
+            xs = scale_forward(values, interp)
             if len(grid) == 1:
                 parts.append((np.zeros(len(xs), dtype=np.intp), np.zeros(len(xs)), 1))
             else:
                 idx = np.clip(np.searchsorted(grid, xs, side="right") - 1, 0, len(grid) - 2)
                 lo, hi = np.take(grid, idx), np.take(grid, idx + 1)
                 parts.append((idx, (xs - lo) / (hi - lo), len(grid)))
-            out = outside_edges(axis, values)
+            out = _outside(low, high, values)
             bad = out if bad is None else (bad | out)
         sizes = [n for _, _, n in parts]
         strides = np.cumprod([1] + sizes[::-1][:-1])[::-1]
@@ -298,12 +320,13 @@ def _evaluate_lines(sep, base, weight, pixels, n_pix, out, clip, fill, factor):
     """The columns of `evaluate_separable` for a linear IRF along one pixel axis, written into ``out``.
 
     A pixel between nodes ``i`` and ``i + 1`` with weight ``w`` gets
-    ``v_i + (v_{i+1} - v_i) w`` (times ``factor``). Between the nodes (``0 <= w <= 1``)
-    this lies between two node values, so clipping at zero can only matter where
-    a node value is negative or the pixel is extrapolated; only chunks with such
-    pixels are clipped. Fixed coordinates outside their axis edges give 0.
+    ``v_i + (v_{i+1} - v_i) w``, then times ``factor`` (as Gammapy multiplies the
+    interpolated IRF by the livetime). Between the nodes (``0 <= w <= 1``) this lies
+    between two node values, so clipping at zero can only matter where a node value
+    is negative or the pixel is extrapolated; only chunks with such pixels are
+    clipped. Fixed coordinates outside their axis edges give 0.
     """
-    table = sep.columns * (1.0 if factor is None else factor)
+    table = sep.columns.copy()
     if fill:
         table[sep.fixed_bad, :] = 0.0
     low, step = table[:, :-1], np.diff(table, axis=1)
@@ -316,4 +339,6 @@ def _evaluate_lines(sep, base, weight, pixels, n_pix, out, clip, fill, factor):
         values += delta
         if clip and (may_clip or w.min() < 0 or w.max() > 1):
             np.maximum(values, 0.0, out=values)
+        if factor is not None:
+            values *= factor
         out[:, sl] = values

@@ -19,6 +19,8 @@ __all__ = [
     "sky_offset_deg",
     "pointing_offsets",
     "pixel_sky_offsets",
+    "pixel_trig",
+    "pointing_radians",
     "solid_angle_sr",
     "clear_caches",
 ]
@@ -60,7 +62,13 @@ def pixel_centres(geom, frame="icrs"):
     return _centres.put(key, (lon, lat))
 
 
-def _pixel_trig(geom):
+def pointing_radians(pointing):
+    """ICRS ``(ra, dec)`` of a pointing in radians."""
+    p = pointing.icrs
+    return float(np.radians(p.ra.deg)), float(np.radians(p.dec.deg))
+
+
+def pixel_trig(geom):
     """ICRS pixel centres of an image geometry in radians with the sine and cosine of the latitude (read-only).
 
     These depend only on the geometry; the pointing-dependent formulas below start from them.
@@ -83,7 +91,7 @@ def pointing_offsets(geom, pointing):
     cached = _offsets.get(key)
     if cached is not None:
         return cached
-    lon1, lat1, slat1, clat1 = _pixel_trig(geom)
+    lon1, lat1, slat1, clat1 = pixel_trig(geom)
     lon2, lat2 = (np.radians(np.asarray(a, dtype=float)) for a in (p.ra.deg, p.dec.deg))
     sep = _separation_deg(lon1, slat1, clat1, lon2, lat2)
     sep.flags.writeable = False
@@ -93,7 +101,7 @@ def pointing_offsets(geom, pointing):
 def pixel_sky_offsets(geom, pointing):
     """:func:`sky_offset_deg` of the ICRS pixel centres of an image geometry around an ICRS ``pointing``."""
     p = pointing.icrs
-    lon, lat, slat, clat = _pixel_trig(geom)
+    lon, lat, slat, clat = pixel_trig(geom)
     return _sky_offset(lon, slat, clat, *(np.radians(a) for a in (p.ra.deg, p.dec.deg)))
 
 
