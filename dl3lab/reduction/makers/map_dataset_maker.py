@@ -1,5 +1,6 @@
 """`MapDatasetMaker`: fill a dataset's counts, exposure, background, PSF and EDisp maps (spec §4)."""
 
+import sys
 import threading
 
 import numpy as np
@@ -10,8 +11,10 @@ from astropy.table import Table
 from ..datasets.irf_maps import EDispKernelMap, EDispMap, PSFMap
 from ..datasets.memory import MAP_DTYPE
 from ..executor import max_threads, thread_pool
+from ..geom.grid import sky_grid_key
 from ..maps import Map
-from .background_projection import BackgroundComputation, background_work_dtype
+from .background_projection import BackgroundComputation, BackgroundTask, background_work_dtype
+from .background_worker import WorkerLost, background_worker
 from .core import Maker
 from .map_products import (
     M2_S,
@@ -22,6 +25,7 @@ from .map_products import (
     make_psf_data,
     pointing_offsets,
 )
+from .sky import pixel_trig, pointing_radians, solid_angle_sr
 from .traits import AngleTrait, SubsetList
 
 __all__ = ["MapDatasetMaker", "make_meta_table"]
@@ -55,10 +59,35 @@ def _stored(data, geom):
     return np.asarray(data).reshape(geom.data_shape).astype(MAP_DTYPE, copy=False)
 
 
+def _in_dask_worker():
+    """Whether this code runs inside a Dask distributed worker."""
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return False
+    try:
+        distributed.get_worker()
+    except (ValueError, AttributeError):
+        return False
+    return True
+
+
+#: Background maps with at least this many (energy, pixel) values may be computed in the helper process.
+PROCESS_MIN_VALUES = 200_000
+
+
 class _SharedBackground:
-    """The background of one observation, started in a helper thread and finished with the caller's help."""
+    """The background of one observation, computed beside the other maps.
+
+    It goes to the helper process (`dl3lab.reduction.makers.background_worker`) when
+    that is running and idle, and otherwise to a helper thread, which the caller
+    joins at the end. Both run the same code, so the values are the same.
+    """
 
     def __init__(self, maker, geom, observation):
+        self._maker, self._geom, self._observation = maker, geom, observation
+        self._pending = self._submit_to_process(maker, geom, observation)
+        if self._pending is not None:
+            return
         self._ready = threading.Event()
         self._computation = None
         # The output is allocated here: memory that a helper thread allocates comes from its own
@@ -68,6 +97,25 @@ class _SharedBackground:
         out = np.empty((n_energy, int(np.prod(geom.to_image().data_shape))), dtype)
         self._future = thread_pool().submit(self._start, maker, geom, observation, out)
 
+    @staticmethod
+    def _submit_to_process(maker, geom, observation):
+        image = geom.to_image()
+        values = geom.axes["energy"].nbin * int(np.prod(image.data_shape))
+        # Not from a cluster worker (it would start a process of its own) or from dl3lab's own helper threads.
+        if (type(maker)._background_computation is not MapDatasetMaker._background_computation
+                or values < PROCESS_MIN_VALUES or observation.pointing.mode == "DRIFT"
+                or threading.current_thread().name.startswith("dl3lab") or _in_dask_worker()):
+            return None
+        worker = background_worker()
+        if worker is None or not worker.ready():
+            return None
+        task = BackgroundTask(maker._background_irf(observation), geom.axes["energy"],
+                              observation.observation_time_duration, oversampling=maker.background_oversampling,
+                              dtype=MAP_DTYPE)
+        grid = lambda: (pixel_trig(image), solid_angle_sr(image))  # noqa: E731
+        pointing = pointing_radians(observation.get_pointing_icrs(observation.tmid))
+        return worker.try_submit(task, sky_grid_key(image), grid, pointing)
+
     def _start(self, maker, geom, observation, out):
         try:
             self._computation = maker._background_computation(geom, observation, out=out)
@@ -76,6 +124,11 @@ class _SharedBackground:
         self._computation.work()
 
     def result(self):
+        if self._pending is not None:
+            try:
+                return self._pending.result().reshape(self._geom.data_shape)
+            except WorkerLost:  # computed here instead; a real error in the data surfaces from this call
+                return self._maker._background_computation(self._geom, self._observation).result()
         self._ready.wait()
         if self._computation is not None:
             self._computation.work()  # the calling thread takes the chunks that are left

@@ -1,0 +1,333 @@
+"""A helper process that computes background maps beside the calling process.
+
+The background map of an observation (spec §4.3) is the largest single piece of
+work in `MapDatasetMaker.run`. A helper *thread* computing it competes with the
+calling thread for Python's global interpreter lock at every numpy operation; a
+helper *process* does not. `BackgroundWorker` starts such a process once (in the
+background: until it is ready, callers use their helper thread) and sends it a
+`BackgroundTask` (a few hundred kB of tables) plus, once per sky grid, the pixel
+centres and solid angles. The process writes the map into a memory-mapped file
+shared with the caller, which copies it out. It runs exactly the code the thread
+runs, so the numbers are identical.
+
+If the process cannot be started, dies, or reports an error, the caller computes
+the map itself (an error then surfaces, with its observation, from that
+computation). Set ``DL3LAB_HELPER_PROCESS=0`` or call `set_helper_process` to
+never start it.
+"""
+
+import atexit
+import mmap
+import os
+import pickle
+import select
+import struct
+import subprocess
+import sys
+import tempfile
+import threading
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+__all__ = ["BackgroundWorker", "background_worker", "helper_process_enabled", "set_helper_process", "WorkerLost"]
+
+_HEADER = struct.Struct("<Q")
+#: Sky grids (pixel centres and solid angles) the helper process keeps.
+GRIDS_KEPT = 8
+#: How often a helper process that worked and then died is replaced.
+MAX_RESTARTS = 3
+_ENABLED = None
+_WORKER = None
+_RESTARTS = 0
+_WORKER_LOCK = threading.Lock()
+
+
+class WorkerLost(RuntimeError):
+    """The helper process is gone or answered with an error: compute in the calling process instead."""
+
+
+def helper_process_enabled():
+    """Whether background maps may be computed in a helper process (``DL3LAB_HELPER_PROCESS``, default on)."""
+    if _ENABLED is not None:
+        return _ENABLED
+    return os.environ.get("DL3LAB_HELPER_PROCESS", "1").strip().lower() not in ("0", "false", "no", "off")
+
+
+def set_helper_process(enabled):
+    """Allow (True) or forbid (False) the helper process; None restores the default. Forbidding stops it."""
+    global _ENABLED
+    _ENABLED = None if enabled is None else bool(enabled)
+    if _ENABLED is False:
+        shutdown()
+
+
+def background_worker(start=True):
+    """This process's `BackgroundWorker` (started on first use), or None if disabled or not ready to start."""
+    global _WORKER
+    if not helper_process_enabled():
+        return None
+    global _RESTARTS
+    with _WORKER_LOCK:
+        if _WORKER is not None and _WORKER.pid_owner != os.getpid():
+            _WORKER = None  # inherited through fork: the process belongs to the parent
+        if _WORKER is not None and _WORKER.broken and _WORKER.was_ready and _RESTARTS < MAX_RESTARTS and start:
+            _WORKER.close()  # it worked, then died (killed, out of memory): start a new one
+            _WORKER, _RESTARTS = None, _RESTARTS + 1
+        if _WORKER is None and start:
+            _WORKER = BackgroundWorker()
+        return _WORKER
+
+
+def shutdown():
+    """Stop this process's helper process, if any."""
+    global _WORKER
+    with _WORKER_LOCK:
+        worker, _WORKER = _WORKER, None
+    if worker is not None and worker.pid_owner == os.getpid():
+        worker.close()
+
+
+atexit.register(shutdown)
+
+
+def _write(stream, obj):
+    data = pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL)
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def _read(stream):
+    head = stream.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(head)
+    data = stream.read(size)
+    if len(data) < size:
+        return None
+    return pickle.loads(data)  # noqa: S301 -- messages between this process and its own helper
+
+
+class _Buffer:
+    """A memory-mapped file both processes see; grown (as a new file) when a larger map is needed."""
+
+    def __init__(self, size):
+        directory = "/dev/shm" if os.path.isdir("/dev/shm") else None
+        fd, name = tempfile.mkstemp(prefix="dl3lab-bkg-", dir=directory)
+        self.path = Path(name)
+        self.size = max(int(size), 1)
+        os.ftruncate(fd, self.size)
+        self.map = mmap.mmap(fd, self.size)
+        os.close(fd)
+
+    def close(self):
+        self.map.close()
+        self.path.unlink(missing_ok=True)
+
+
+class BackgroundWorker:
+    """Client of one helper process; one request at a time (see the module docstring)."""
+
+    def __init__(self):
+        self.pid_owner = os.getpid()
+        self._lock = threading.Lock()
+        self._grids = []  # keys of the grids the process has (most recent last)
+        self._pixels = {}  # grid key -> number of pixels
+        self._buffer = None
+        self._ready = False
+        self.broken = False
+        #: Maps the process has delivered.
+        self.completed = 0
+        package_root = str(Path(__file__).resolve().parents[3])
+        code = (f"import sys; sys.path.insert(0, {package_root!r}); "
+                "from dl3lab.reduction.makers.background_worker import serve; serve()")
+        try:
+            self._proc = subprocess.Popen(
+                [sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                stderr=subprocess.DEVNULL, close_fds=True,
+            )
+        except OSError:
+            self._proc, self.broken = None, True
+
+    @property
+    def pid(self):
+        """Process id of the helper process (None if it could not start)."""
+        return None if self._proc is None else self._proc.pid
+
+    @property
+    def was_ready(self):
+        """Whether the process started and announced itself (it may have died since)."""
+        return self._ready
+
+    def ready(self, timeout=0.0):
+        """Whether the process has started and can take work (waits at most ``timeout`` seconds)."""
+        if self._ready or self.broken:
+            return self._ready and not self.broken
+        with self._lock:
+            if not self._ready and not self.broken:
+                try:
+                    if select.select([self._proc.stdout], [], [], timeout)[0]:
+                        message = _read(self._proc.stdout)
+                        self._ready = message is not None and message[0] == "ready"
+                        self.broken = not self._ready
+                except (OSError, ValueError):
+                    self.broken = True
+        return self._ready and not self.broken
+
+    def try_submit(self, task, grid_key, grid, pointing_rad):
+        """Start computing ``task`` and return a `PendingBackground`, or None if busy, not ready or broken.
+
+        ``grid`` is a callable returning ``(trig, solid_angle)`` for ``grid_key``
+        (called only when the process does not hold that grid yet).
+        """
+        if not self.ready() or not self._lock.acquire(blocking=False):
+            return None
+        try:
+            if grid_key not in self._pixels:
+                self._pixels[grid_key] = int(np.size(grid()[1]))
+            shape = (task.n_energy, self._pixels[grid_key])
+            nbytes = int(np.prod(shape)) * task.dtype.itemsize
+            if self._buffer is None or self._buffer.size < nbytes:
+                if self._buffer is not None:
+                    self._buffer.close()
+                self._buffer = _Buffer(nbytes)
+            request = ("compute", (task, grid_key, pointing_rad, str(self._buffer.path), shape))
+            self._send_grid(grid_key, grid)
+            _write(self._proc.stdin, request)
+        except Exception:
+            self._fail()
+            self._lock.release()
+            return None
+        return PendingBackground(self, request, grid_key, grid, shape, task.dtype)
+
+    def _send_grid(self, key, grid):
+        if key in self._grids:
+            self._grids.remove(key)
+            self._grids.append(key)
+            return
+        trig, solid = grid()
+        _write(self._proc.stdin, ("grid", (key, trig, solid)))
+        self._grids.append(key)
+        for old in self._grids[:-GRIDS_KEPT]:
+            self._pixels.pop(old, None)
+        del self._grids[:-GRIDS_KEPT]
+
+    def _finish(self, request, key, grid, shape, dtype):
+        """Wait for the answer to ``request``; returns the map (a copy) or raises `WorkerLost`."""
+        try:
+            answer = _read(self._proc.stdout)
+            if answer is not None and answer[0] == "missing":  # the process dropped the grid: send it again
+                self._grids = [k for k in self._grids if k != key]
+                self._send_grid(key, grid)
+                _write(self._proc.stdin, request)
+                answer = _read(self._proc.stdout)
+        except (OSError, ValueError, EOFError, pickle.UnpicklingError) as exc:
+            self._fail()
+            raise WorkerLost(f"background helper process lost: {exc}") from exc
+        finally:
+            self._lock.release()
+        if answer is None:
+            self._fail()
+            raise WorkerLost("background helper process ended unexpectedly")
+        if answer[0] != "ok":
+            raise WorkerLost(f"background helper process failed:\n{answer[1]}")
+        view = np.frombuffer(self._buffer.map, dtype=dtype, count=int(np.prod(shape))).reshape(shape)
+        self.completed += 1
+        return view.copy()
+
+    def _fail(self):
+        self.broken = True
+        self._kill()
+
+    def _kill(self):
+        if self._proc is not None and self._proc.poll() is None:
+            try:
+                self._proc.kill()
+                self._proc.wait(timeout=5)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
+
+    def close(self):
+        """Stop the process and remove the shared file."""
+        if self._proc is not None:
+            try:
+                self._proc.stdin.close()
+                self._proc.wait(timeout=2)
+            except (OSError, ValueError, subprocess.TimeoutExpired):
+                self._kill()
+            for stream in (self._proc.stdout,):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        self.broken = True
+        if self._buffer is not None:
+            self._buffer.close()
+            self._buffer = None
+
+
+class PendingBackground:
+    """A background map being computed by the helper process."""
+
+    def __init__(self, worker, request, key, grid, shape, dtype):
+        self._args = (request, key, grid, shape, dtype)
+        self._worker = worker
+        self._value = None
+
+    def result(self):
+        """The map, shape ``(n_energy, n_pixels)``; raises `WorkerLost` if the process could not deliver it."""
+        if self._value is None:
+            self._value = self._worker._finish(*self._args)
+        return self._value
+
+
+# ------------------------------------------------------------------ helper process side
+def serve(stdin=None, stdout=None):
+    """Main loop of the helper process: answer requests on ``stdin`` until it closes."""
+    stdin = stdin or sys.stdin.buffer
+    stdout = stdout or sys.stdout.buffer
+    sys.stdout = sys.stderr  # nothing else may write to the answer stream
+    grids = {}
+    mapped = {}
+    _write(stdout, ("ready", os.getpid()))
+    while True:
+        message = _read(stdin)
+        if message is None:
+            return
+        kind, body = message
+        if kind == "grid":
+            key, trig, solid = body
+            grids.pop(key, None)
+            grids[key] = (trig, solid)
+            while len(grids) > GRIDS_KEPT:
+                grids.pop(next(iter(grids)))
+            continue
+        task, key, pointing_rad, path, shape = body
+        if key not in grids:
+            _write(stdout, ("missing", key))
+            continue
+        grids[key] = grids.pop(key)  # most recently used last, as the client keeps them
+        try:
+            _compute_into(task, grids[key], pointing_rad, path, shape, mapped)
+            _write(stdout, ("ok", None))
+        except Exception:
+            _write(stdout, ("error", traceback.format_exc()))
+
+
+def _compute_into(task, grid, pointing_rad, path, shape, mapped):
+    """Compute ``task`` on ``grid`` into the mapped file at ``path`` (every view of it ends with the call)."""
+    from .background_projection import BackgroundComputation
+
+    if path not in mapped:
+        for old in mapped.values():
+            old.close()
+        mapped.clear()
+        with open(path, "r+b") as handle:
+            mapped[path] = mmap.mmap(handle.fileno(), 0)
+    out = np.frombuffer(mapped[path], dtype=task.dtype, count=int(np.prod(shape))).reshape(shape)
+    trig, solid = grid
+    direct = out if task.work_dtype == task.dtype else None
+    data = BackgroundComputation.from_arrays(task, trig, solid, pointing_rad, out=direct).result()
+    if direct is None:
+        out[...] = data.reshape(shape)
