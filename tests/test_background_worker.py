@@ -125,7 +125,7 @@ def test_protocol_answers_missing_grids_and_errors(store, geom, tmp_path):
     shape = (11, image.data_shape[0] * image.data_shape[1])
     path.write_bytes(bytes(4 * shape[0] * shape[1]))
     broken = BackgroundTask(obs.bkg, geom.axes["energy"], obs.observation_time_duration, dtype=np.float32)
-    broken.sep = None
+    broken.bkg = None
     stdout = sys.stdout
     try:
         answers = _served([

@@ -46,16 +46,18 @@ def background_work_dtype(oversampling, dtype):
 class BackgroundTask:
     """The background counts of one observation as a function of small arrays (picklable).
 
-    Holds the background rate interpolated at the (oversampled) reco energy edges, the
-    rate-to-counts factor (unit conversion times ontime) and how pixel coordinates
-    are formed (FoV offsets with the table's alignment, or offsets from the pointing).
-    Together with the pixel centres and solid angles of a geometry and the pointing,
-    it determines the result; `BackgroundComputation` evaluates it.
+    Holds the background rate table (interpolated at the (oversampled) reco energy
+    edges on first use), the rate-to-counts factor (unit conversion times ontime) and
+    how pixel coordinates are formed (FoV offsets with the table's alignment, or
+    offsets from the pointing). Together with the pixel centres and solid angles of
+    a geometry and the pointing, it determines the result; `BackgroundComputation`
+    evaluates it. A pickled task carries the table as read, so that hole filling and
+    padding run where the task is evaluated.
 
     Parameters
     ----------
     bkg : `~dl3lab.reduction.irf.Background3D` or `~dl3lab.reduction.irf.Background2D`
-        Background rate, already hole-filled / padded if requested.
+        Background rate.
     energy_axis : `~dl3lab.reduction.MapAxis`
         Reco energy axis of the target geometry.
     ontime : `~astropy.units.Quantity`
@@ -64,9 +66,13 @@ class BackgroundTask:
         Energy oversampling factor.
     dtype : dtype
         Dtype of the result.
+    interp_missing_data, pad_offset : bool
+        Fill holes along energy and pad 2-D tables in offset (see `MapDatasetMaker`)
+        before use; False when ``bkg`` is already prepared.
     """
 
-    def __init__(self, bkg, energy_axis, ontime, oversampling=None, dtype=np.float64):
+    def __init__(self, bkg, energy_axis, ontime, oversampling=None, dtype=np.float64, interp_missing_data=False,
+                 pad_offset=False):
         self.n_energy = energy_axis.nbin
         if oversampling:
             energy_axis = energy_axis.upsample(int(oversampling))
@@ -80,8 +86,26 @@ class BackgroundTask:
                 raise NotImplementedError(f"background FoV alignment {self.alignment!r} is not supported yet")
         else:
             self.pixel_names, self.alignment = ["offset"], None
-        self.sep = SeparableIRF(bkg, {"energy": self.edges}, self.pixel_names, values_scale="log")
+        self.bkg, self.interp_missing_data, self.pad_offset = bkg, interp_missing_data, pad_offset
+        self._sep = None
         self.factor = float((u.Unit(bkg.unit) * e_unit).to(RATE_UNIT) * u.Quantity(ontime).to_value("s"))
+
+    @property
+    def sep(self):
+        """The prepared table as a `SeparableIRF` at the energy edges (made on first use)."""
+        if self._sep is None:
+            bkg = self.bkg
+            if self.interp_missing_data:
+                bkg = bkg.interp_missing_data(axis_name="energy")
+            if self.pad_offset and "offset" in bkg.axes.names:
+                bkg = bkg.pad_offset()
+            self._sep = SeparableIRF(bkg, {"energy": self.edges}, self.pixel_names, values_scale="log")
+        return self._sep
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_sep"] = None  # the table as read is smaller, and preparing it is the receiver's work
+        return state
 
     @property
     def work_dtype(self):

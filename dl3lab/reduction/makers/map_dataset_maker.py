@@ -109,9 +109,10 @@ class _SharedBackground:
         worker = background_worker()
         if worker is None or not worker.ready():
             return None
-        task = BackgroundTask(maker._background_irf(observation), geom.axes["energy"],
-                              observation.observation_time_duration, oversampling=maker.background_oversampling,
-                              dtype=MAP_DTYPE)
+        task = BackgroundTask(observation.bkg, geom.axes["energy"], observation.observation_time_duration,
+                              oversampling=maker.background_oversampling, dtype=MAP_DTYPE,
+                              interp_missing_data=maker.background_interp_missing_data,
+                              pad_offset=maker.background_pad_offset)
         grid = lambda: (pixel_trig(image), solid_angle_sr(image))  # noqa: E731
         pointing = pointing_radians(observation.get_pointing_icrs(observation.tmid))
         return worker.try_submit(task, sky_grid_key(image), grid, pointing)
