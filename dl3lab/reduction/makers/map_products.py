@@ -110,27 +110,22 @@ def _psf_table_data(psf, energy, rad, weights, offsets, dtype):
     idx, idx1, w = _node_weights(nodes, offsets)
     inside = ~outside_edges(offset_axis, offsets)
     exact = inside & (w >= 0) & (w <= 1) & node_ok[idx] & node_ok[idx1]
-    data = np.zeros((len(energy), len(rad), len(offsets)), dtype)
-    sel = np.flatnonzero(exact)
-    if len(sel):
-        i0, i1, ws = idx[sel], idx1[sel], w[sel]
-        part_a = node_norm[:, i0] * (1 - ws)
-        part_b = node_norm[:, i1] * ws
-        total = part_a + part_b
-        with np.errstate(invalid="ignore", divide="ignore"):
-            alpha = np.where(total > 0, part_a / total, 0.0)
-            beta = np.where(total > 0, part_b / total, 0.0)
-        whole = len(sel) == len(offsets)
-        for k in range(len(energy)):  # one true energy at a time: the temporaries stay in the CPU cache
-            plane = np.take(node_shape[k], i0, axis=1)
-            plane *= alpha[k]
-            other = np.take(node_shape[k], i1, axis=1)
-            other *= beta[k]
-            plane += other
-            if whole:
-                data[k] = plane
-            else:
-                data[k][:, sel] = plane
+    data = np.empty((len(energy), len(rad), len(offsets)), dtype)
+    # Every pixel is combined (weights 0 where not exact), so whole planes are written; pixels that are
+    # not exact are then zero, and those inside the edges are overwritten below.
+    part_a = np.where(exact, node_norm[:, idx] * (1 - w), 0.0)
+    part_b = np.where(exact, node_norm[:, idx1] * w, 0.0)
+    total = part_a + part_b
+    with np.errstate(invalid="ignore", divide="ignore"):
+        alpha = np.where(total > 0, part_a / total, 0.0)
+        beta = np.where(total > 0, part_b / total, 0.0)
+    for k in range(len(energy)):  # one true energy at a time: the temporaries stay in the CPU cache
+        plane = np.take(node_shape[k], idx, axis=1)
+        plane *= alpha[k]
+        other = np.take(node_shape[k], idx1, axis=1)
+        other *= beta[k]
+        plane += other
+        data[k] = plane
     rest = np.flatnonzero(inside & ~exact)
     if len(rest):
         values = evaluate_separable(sep, None, {"offset": offsets[rest]})
