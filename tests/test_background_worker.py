@@ -47,10 +47,10 @@ def _backgrounds(store, geom, threads=2, oversampling=None, width="6 deg"):
 @pytest.mark.parametrize("oversampling", [None, 2])
 def test_process_gives_the_values_of_the_calling_process(store, geom, worker, oversampling):
     before = worker.completed
-    # two cutout sizes: three sky grids, each sent to the process once
+    # two cutout sizes: three sky grids, each sent to the process once; the shared file is unlinked once mapped
     remote = _backgrounds(store, geom, oversampling=oversampling) + _backgrounds(
         store, geom, oversampling=oversampling, width="3 deg")
-    assert worker.completed == before + 4
+    assert worker.completed == before + 4 and not worker._buffer.path.exists()
     local = _backgrounds(store, geom, threads=1, oversampling=oversampling) + _backgrounds(
         store, geom, threads=1, oversampling=oversampling, width="3 deg")
     assert worker.completed == before + 4  # one thread: the process is not used
@@ -129,10 +129,10 @@ def test_protocol_answers_missing_grids_and_errors(store, geom, tmp_path):
     stdout = sys.stdout
     try:
         answers = _served([
-            ("compute", (task, "grid", pointing, str(path), shape)),
+            ("compute", (task, "grid", pointing, (str(path), 1), shape)),
             ("grid", ("grid", pixel_trig(image), solid_angle_sr(image))),
-            ("compute", (broken, "grid", pointing, str(path), shape)),
-            ("compute", (task, "grid", pointing, str(path), shape)),
+            ("compute", (broken, "grid", pointing, (str(path), 1), shape)),
+            ("compute", (task, "grid", pointing, (str(path), 1), shape)),
         ])
     finally:
         sys.stdout = stdout
@@ -157,3 +157,35 @@ def test_a_process_dying_during_a_request_reports_worker_lost(store, geom, worke
     with pytest.raises(bw.WorkerLost):
         pending.result()
     assert worker.broken and worker.try_submit(task, "a-grid", grid, (0.0, 0.0)) is None
+
+
+def test_no_room_for_the_shared_file_uses_the_calling_process(store, geom, worker, monkeypatch):
+    def full(size):
+        raise OSError(28, "No space left on device")
+
+    expected = _backgrounds(store, geom, threads=1)
+    monkeypatch.setattr(bw, "_Buffer", full)
+    worker._buffer = None
+    before = worker.completed
+    got = _backgrounds(store, geom)
+    assert worker.completed == before and not worker.broken  # the process stays available
+    for a, b in zip(got, expected):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_shared_file_falls_back_to_the_temporary_directory(monkeypatch):
+    real = os.posix_fallocate
+
+    def no_shm(fd, offset, size):
+        if os.readlink(f"/proc/self/fd/{fd}").startswith("/dev/shm"):
+            raise OSError(28, "No space left on device")
+        return real(fd, offset, size)
+
+    monkeypatch.setattr(os, "posix_fallocate", no_shm)
+    buffer = bw._Buffer(1 << 20)
+    try:
+        assert not str(buffer.path).startswith("/dev/shm") and buffer.path.stat().st_size == 1 << 20
+        assert not [p for p in os.listdir("/dev/shm") if p.startswith("dl3lab-bkg-") and p in str(buffer.path)]
+    finally:
+        buffer.close()
+    assert not buffer.path.exists()

@@ -110,20 +110,49 @@ def _read(stream):
 
 
 class _Buffer:
-    """A memory-mapped file both processes see; grown (as a new file) when a larger map is needed."""
+    """A memory-mapped file both processes see; grown (as a new file) when a larger map is needed.
+
+    It lives in ``/dev/shm`` when that has room, else in the temporary directory. Its
+    space is reserved when it is made (``posix_fallocate``), so a full file system
+    fails here, with an `OSError`, and never later while the map is written.
+    """
+
+    _made = 0
 
     def __init__(self, size):
-        directory = "/dev/shm" if os.path.isdir("/dev/shm") else None
-        fd, name = tempfile.mkstemp(prefix="dl3lab-bkg-", dir=directory)
-        self.path = Path(name)
         self.size = max(int(size), 1)
-        os.ftruncate(fd, self.size)
-        self.map = mmap.mmap(fd, self.size)
-        os.close(fd)
+        _Buffer._made += 1
+        self.generation = (os.getpid(), _Buffer._made)  # names a file even after its path is reused
+        self.unlinked = False
+        directories = (["/dev/shm"] if os.path.isdir("/dev/shm") else []) + [None]
+        error = None
+        for directory in directories:
+            fd, name = tempfile.mkstemp(prefix="dl3lab-bkg-", dir=directory)
+            try:
+                if hasattr(os, "posix_fallocate"):
+                    os.posix_fallocate(fd, 0, self.size)
+                else:
+                    os.ftruncate(fd, self.size)
+                self.map = mmap.mmap(fd, self.size)
+            except OSError as exc:
+                error = exc
+                os.close(fd)
+                os.unlink(name)
+                continue
+            os.close(fd)
+            self.path = Path(name)
+            return
+        raise error
+
+    def unlink(self):
+        """Remove the file's name once both processes have it mapped (nothing is left behind after a crash)."""
+        if not self.unlinked:
+            self.path.unlink(missing_ok=True)
+            self.unlinked = True
 
     def close(self):
         self.map.close()
-        self.path.unlink(missing_ok=True)
+        self.unlink()
 
 
 class BackgroundWorker:
@@ -191,8 +220,14 @@ class BackgroundWorker:
             if self._buffer is None or self._buffer.size < nbytes:
                 if self._buffer is not None:
                     self._buffer.close()
+                    self._buffer = None
                 self._buffer = _Buffer(nbytes)
-            request = ("compute", (task, grid_key, pointing_rad, str(self._buffer.path), shape))
+        except OSError:  # no room for the shared file: this map is computed in the calling process
+            self._lock.release()
+            return None
+        try:
+            target = (str(self._buffer.path), self._buffer.generation)
+            request = ("compute", (task, grid_key, pointing_rad, target, shape))
             self._send_grid(grid_key, grid)
             _write(self._proc.stdin, request)
         except Exception:
@@ -232,6 +267,7 @@ class BackgroundWorker:
             raise WorkerLost("background helper process ended unexpectedly")
         if answer[0] != "ok":
             raise WorkerLost(f"background helper process failed:\n{answer[1]}")
+        self._buffer.unlink()  # the process has it mapped now
         view = np.frombuffer(self._buffer.map, dtype=dtype, count=int(np.prod(shape))).reshape(shape)
         self.completed += 1
         return view.copy()
@@ -303,29 +339,30 @@ def serve(stdin=None, stdout=None):
             while len(grids) > GRIDS_KEPT:
                 grids.pop(next(iter(grids)))
             continue
-        task, key, pointing_rad, path, shape = body
+        task, key, pointing_rad, target, shape = body
         if key not in grids:
             _write(stdout, ("missing", key))
             continue
         grids[key] = grids.pop(key)  # most recently used last, as the client keeps them
         try:
-            _compute_into(task, grids[key], pointing_rad, path, shape, mapped)
+            _compute_into(task, grids[key], pointing_rad, target, shape, mapped)
             _write(stdout, ("ok", None))
         except Exception:
             _write(stdout, ("error", traceback.format_exc()))
 
 
-def _compute_into(task, grid, pointing_rad, path, shape, mapped):
-    """Compute ``task`` on ``grid`` into the mapped file at ``path`` (every view of it ends with the call)."""
+def _compute_into(task, grid, pointing_rad, target, shape, mapped):
+    """Compute ``task`` on ``grid`` into the mapped file ``target`` (path, generation); every view of the
+    file ends with the call."""
     from .background_projection import BackgroundComputation
 
-    if path not in mapped:
+    if target not in mapped:
         for old in mapped.values():
             old.close()
         mapped.clear()
-        with open(path, "r+b") as handle:
-            mapped[path] = mmap.mmap(handle.fileno(), 0)
-    out = np.frombuffer(mapped[path], dtype=task.dtype, count=int(np.prod(shape))).reshape(shape)
+        with open(target[0], "r+b") as handle:
+            mapped[target] = mmap.mmap(handle.fileno(), 0)
+    out = np.frombuffer(mapped[target], dtype=task.dtype, count=int(np.prod(shape))).reshape(shape)
     trig, solid = grid
     direct = out if task.work_dtype == task.dtype else None
     data = BackgroundComputation.from_arrays(task, trig, solid, pointing_rad, out=direct).result()

@@ -73,6 +73,8 @@ def _in_dask_worker():
 
 #: Background maps with at least this many (energy, pixel) values may be computed in the helper process.
 PROCESS_MIN_VALUES = 200_000
+#: ... and at most this many (the shared file is 4 bytes per value; larger maps use a helper thread).
+PROCESS_MAX_VALUES = 16_000_000
 
 
 class _SharedBackground:
@@ -103,7 +105,7 @@ class _SharedBackground:
         values = geom.axes["energy"].nbin * int(np.prod(image.data_shape))
         # Not from a cluster worker (it would start a process of its own) or from dl3lab's own helper threads.
         if (type(maker)._background_computation is not MapDatasetMaker._background_computation
-                or values < PROCESS_MIN_VALUES or observation.pointing.mode == "DRIFT"
+                or not PROCESS_MIN_VALUES <= values <= PROCESS_MAX_VALUES or observation.pointing.mode == "DRIFT"
                 or threading.current_thread().name.startswith("dl3lab") or _in_dask_worker()):
             return None
         worker = background_worker()
