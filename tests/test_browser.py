@@ -22,7 +22,12 @@ requests and is identified as such:
   (a failed fetch; a failed local request fails the test on its own);
 - the answer to Aladin Lite's last attempt, when its survey registry is unreachable, to
   read that survey name as a path of the page's server
-  (``/voila/files/P/DSS2/color/properties``, which Voilà refuses).
+  (``/voila/files/P/DSS2/color/properties``, which Voilà refuses);
+- once a survey request was blocked, Aladin Lite's ``TypeError`` on reading
+  ``longitudeReversed`` of an undefined base image layer: ipyaladin asks for the view's
+  WCS when the view moves, and Aladin Lite builds it from the base survey layer, which
+  does not exist when the survey could not load (how often this happens depends on
+  timing).
 
 Every excused message is written to ``excused-console.txt`` beside the screenshots.
 """
@@ -126,8 +131,10 @@ class Console:
 
     def _offline_consequence(self, text):
         hosts = {urlsplit(url).hostname for url in self.blocked}
+        survey_blocked = any("/properties" in url or "/MocServer/" in url for url in self.blocked)
+        no_base_layer = survey_blocked and "reading 'longitudeReversed'" in text
         return bool(self.blocked) and ("Failed to fetch" in text or any(h in text for h in hosts)
-                                       or any(s in text for s in OFFLINE_SURVEYS))
+                                       or any(s in text for s in OFFLINE_SURVEYS) or no_base_layer)
 
     def _survey_as_local_path(self, url):
         return url.startswith(self.origin) and any(f"/{s}/properties" in url for s in OFFLINE_SURVEYS)
