@@ -108,18 +108,6 @@ class BackgroundTask:
         return state
 
     @property
-    def rows(self):
-        """Rows of the result in `compute`: the reco energy bins."""
-        return self.n_energy
-
-    def compute(self, trig, solid_angle, pointing_rad, out):
-        """Write the background counts, shape ``(n_energy, n_pixels)``, into ``out`` (see `BackgroundComputation`)."""
-        direct = out if self.work_dtype == self.dtype else None
-        data = BackgroundComputation.from_arrays(self, trig, solid_angle, pointing_rad, out=direct).result()
-        if direct is None:
-            out[...] = data.reshape(out.shape)
-
-    @property
     def work_dtype(self):
         """Dtype the rates are integrated into (float64 with oversampling)."""
         return background_work_dtype(self.oversampling, self.dtype)

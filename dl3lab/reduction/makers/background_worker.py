@@ -204,39 +204,37 @@ class BackgroundWorker:
                     self.broken = True
         return self._ready and not self.broken
 
-    def try_submit(self, tasks, grid_key, grid, pointing_rad):
-        """Start computing ``tasks`` and return a `PendingBackground`, or None if busy, not ready or broken.
+    def try_submit(self, task, grid_key, grid, pointing_rad):
+        """Start computing ``task`` and return a `PendingBackground`, or None if busy, not ready or broken.
 
-        Each task has ``dtype``, ``rows`` (the result has shape ``(rows, n_pixels)``)
-        and ``compute(trig, solid_angle, pointing_rad, out)``. ``grid`` is a callable
-        returning ``(trig, solid_angle)`` for ``grid_key`` (called only when the
-        process does not hold that grid yet).
+        ``grid`` is a callable returning ``(trig, solid_angle)`` for ``grid_key``
+        (called only when the process does not hold that grid yet).
         """
         if not self.ready() or not self._lock.acquire(blocking=False):
             return None
         try:
             if grid_key not in self._pixels:
                 self._pixels[grid_key] = int(np.size(grid()[1]))
-            layout = _layout(tasks, self._pixels[grid_key])
-            nbytes = layout[-1][0] + layout[-1][2] if layout else 0
+            shape = (task.n_energy, self._pixels[grid_key])
+            nbytes = int(np.prod(shape)) * task.dtype.itemsize
             if self._buffer is None or self._buffer.size < nbytes:
                 if self._buffer is not None:
                     self._buffer.close()
                     self._buffer = None
                 self._buffer = _Buffer(nbytes)
-        except OSError:  # no room for the shared file: these maps are computed in the calling process
+        except OSError:  # no room for the shared file: this map is computed in the calling process
             self._lock.release()
             return None
         try:
             target = (str(self._buffer.path), self._buffer.generation)
-            request = ("compute", (list(tasks), grid_key, pointing_rad, target, layout))
+            request = ("compute", (task, grid_key, pointing_rad, target, shape))
             self._send_grid(grid_key, grid)
             _write(self._proc.stdin, request)
         except Exception:
             self._fail()
             self._lock.release()
             return None
-        return PendingBackground(self, request, grid_key, grid, layout)
+        return PendingBackground(self, request, grid_key, grid, shape, task.dtype)
 
     def _send_grid(self, key, grid):
         if key in self._grids:
@@ -250,8 +248,8 @@ class BackgroundWorker:
             self._pixels.pop(old, None)
         del self._grids[:-GRIDS_KEPT]
 
-    def _finish(self, request, key, grid, layout):
-        """Wait for the answer to ``request``; returns the maps (copies) or raises `WorkerLost`."""
+    def _finish(self, request, key, grid, shape, dtype):
+        """Wait for the answer to ``request``; returns the map (a copy) or raises `WorkerLost`."""
         try:
             answer = _read(self._proc.stdout)
             if answer is not None and answer[0] == "missing":  # the process dropped the grid: send it again
@@ -270,8 +268,9 @@ class BackgroundWorker:
         if answer[0] != "ok":
             raise WorkerLost(f"background helper process failed:\n{answer[1]}")
         self._buffer.unlink()  # the process has it mapped now
+        view = np.frombuffer(self._buffer.map, dtype=dtype, count=int(np.prod(shape))).reshape(shape)
         self.completed += 1
-        return [_view(self._buffer.map, entry).copy() for entry in layout]
+        return view.copy()
 
     def _fail(self):
         self.broken = True
@@ -304,33 +303,16 @@ class BackgroundWorker:
             self._buffer = None
 
 
-def _layout(tasks, n_pixels):
-    """``(offset, shape, nbytes, dtype)`` of each task's result in the shared file (64-byte aligned)."""
-    layout, offset = [], 0
-    for task in tasks:
-        shape = (int(task.rows), int(n_pixels))
-        nbytes = int(np.prod(shape)) * np.dtype(task.dtype).itemsize
-        layout.append((offset, shape, nbytes, np.dtype(task.dtype).str))
-        offset += -(-nbytes // 64) * 64
-    return layout
-
-
-def _view(buffer, entry):
-    offset, shape, nbytes, dtype = entry
-    return np.frombuffer(buffer, dtype=dtype, count=int(np.prod(shape)), offset=offset).reshape(shape)
-
-
 class PendingBackground:
-    """Maps being computed by the helper process."""
+    """A background map being computed by the helper process."""
 
-    def __init__(self, worker, request, key, grid, layout):
-        self._args = (request, key, grid, layout)
+    def __init__(self, worker, request, key, grid, shape, dtype):
+        self._args = (request, key, grid, shape, dtype)
         self._worker = worker
         self._value = None
 
     def result(self):
-        """The maps, one ``(rows, n_pixels)`` array per task; raises `WorkerLost` if the process could not
-        deliver them."""
+        """The map, shape ``(n_energy, n_pixels)``; raises `WorkerLost` if the process could not deliver it."""
         if self._value is None:
             self._value = self._worker._finish(*self._args)
         return self._value
@@ -357,27 +339,32 @@ def serve(stdin=None, stdout=None):
             while len(grids) > GRIDS_KEPT:
                 grids.pop(next(iter(grids)))
             continue
-        tasks, key, pointing_rad, target, layout = body
+        task, key, pointing_rad, target, shape = body
         if key not in grids:
             _write(stdout, ("missing", key))
             continue
         grids[key] = grids.pop(key)  # most recently used last, as the client keeps them
         try:
-            _compute_into(tasks, grids[key], pointing_rad, target, layout, mapped)
+            _compute_into(task, grids[key], pointing_rad, target, shape, mapped)
             _write(stdout, ("ok", None))
         except Exception:
             _write(stdout, ("error", traceback.format_exc()))
 
 
-def _compute_into(tasks, grid, pointing_rad, target, layout, mapped):
-    """Compute ``tasks`` on ``grid`` into the mapped file ``target`` (path, generation); every view of the
+def _compute_into(task, grid, pointing_rad, target, shape, mapped):
+    """Compute ``task`` on ``grid`` into the mapped file ``target`` (path, generation); every view of the
     file ends with the call."""
+    from .background_projection import BackgroundComputation
+
     if target not in mapped:
         for old in mapped.values():
             old.close()
         mapped.clear()
         with open(target[0], "r+b") as handle:
             mapped[target] = mmap.mmap(handle.fileno(), 0)
+    out = np.frombuffer(mapped[target], dtype=task.dtype, count=int(np.prod(shape))).reshape(shape)
     trig, solid = grid
-    for task, entry in zip(tasks, layout):
-        task.compute(trig, solid, pointing_rad, _view(mapped[target], entry))
+    direct = out if task.work_dtype == task.dtype else None
+    data = BackgroundComputation.from_arrays(task, trig, solid, pointing_rad, out=direct).result()
+    if direct is None:
+        out[...] = data.reshape(shape)

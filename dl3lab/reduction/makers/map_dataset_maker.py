@@ -1,5 +1,6 @@
 """`MapDatasetMaker`: fill a dataset's counts, exposure, background, PSF and EDisp maps (spec §4)."""
 
+import sys
 import threading
 
 import numpy as np
@@ -9,9 +10,11 @@ from astropy.table import Table
 
 from ..datasets.irf_maps import EDispKernelMap, EDispMap, PSFMap
 from ..datasets.memory import MAP_DTYPE
-from ..executor import max_threads
+from ..executor import max_threads, thread_pool
+from ..geom.grid import sky_grid_key
 from ..maps import Map
-from .background_projection import BackgroundComputation
+from .background_projection import BackgroundComputation, BackgroundTask, background_work_dtype
+from .background_worker import WorkerLost, background_worker
 from .core import Maker
 from .map_products import (
     M2_S,
@@ -22,7 +25,7 @@ from .map_products import (
     make_psf_data,
     pointing_offsets,
 )
-from .side_maps import SideMaps
+from .sky import pixel_trig, pointing_radians, solid_angle_sr
 from .traits import AngleTrait, SubsetList
 
 __all__ = ["MapDatasetMaker", "make_meta_table"]
@@ -54,6 +57,86 @@ def make_meta_table(observation):
 def _stored(data, geom):
     """``data`` (computed in float64) reshaped to ``geom`` and converted to the dataset map dtype."""
     return np.asarray(data).reshape(geom.data_shape).astype(MAP_DTYPE, copy=False)
+
+
+def _in_dask_worker():
+    """Whether this code runs inside a Dask distributed worker."""
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return False
+    try:
+        distributed.get_worker()
+    except (ValueError, AttributeError):
+        return False
+    return True
+
+
+#: Background maps with at least this many (energy, pixel) values may be computed in the helper process.
+PROCESS_MIN_VALUES = 200_000
+#: ... and at most this many (the shared file is 4 bytes per value; larger maps use a helper thread).
+PROCESS_MAX_VALUES = 16_000_000
+
+
+class _SharedBackground:
+    """The background of one observation, computed beside the other maps.
+
+    It goes to the helper process (`dl3lab.reduction.makers.background_worker`) when
+    that is running and idle, and otherwise to a helper thread, which the caller
+    joins at the end. Both run the same code, so the values are the same.
+    """
+
+    def __init__(self, maker, geom, observation):
+        self._maker, self._geom, self._observation = maker, geom, observation
+        self._pending = self._submit_to_process(maker, geom, observation)
+        if self._pending is not None:
+            return
+        self._ready = threading.Event()
+        self._computation = None
+        # The output is allocated here: memory that a helper thread allocates comes from its own
+        # malloc arena, which gives freed pages back to the system, so they fault in again each time.
+        n_energy = geom.axes["energy"].nbin * (maker.background_oversampling or 1)
+        dtype = background_work_dtype(maker.background_oversampling, MAP_DTYPE)
+        out = np.empty((n_energy, int(np.prod(geom.to_image().data_shape))), dtype)
+        self._future = thread_pool().submit(self._start, maker, geom, observation, out)
+
+    @staticmethod
+    def _submit_to_process(maker, geom, observation):
+        image = geom.to_image()
+        values = geom.axes["energy"].nbin * int(np.prod(image.data_shape))
+        # Not from a cluster worker (it would start a process of its own) or from dl3lab's own helper threads.
+        if (type(maker)._background_computation is not MapDatasetMaker._background_computation
+                or not PROCESS_MIN_VALUES <= values <= PROCESS_MAX_VALUES or observation.pointing.mode == "DRIFT"
+                or threading.current_thread().name.startswith("dl3lab") or _in_dask_worker()):
+            return None
+        worker = background_worker()
+        if worker is None or not worker.ready():
+            return None
+        task = BackgroundTask(observation.bkg, geom.axes["energy"], observation.observation_time_duration,
+                              oversampling=maker.background_oversampling, dtype=MAP_DTYPE,
+                              interp_missing_data=maker.background_interp_missing_data,
+                              pad_offset=maker.background_pad_offset)
+        grid = lambda: (pixel_trig(image), solid_angle_sr(image))  # noqa: E731
+        pointing = pointing_radians(observation.get_pointing_icrs(observation.tmid))
+        return worker.try_submit(task, sky_grid_key(image), grid, pointing)
+
+    def _start(self, maker, geom, observation, out):
+        try:
+            self._computation = maker._background_computation(geom, observation, out=out)
+        finally:
+            self._ready.set()
+        self._computation.work()
+
+    def result(self):
+        if self._pending is not None:
+            try:
+                return self._pending.result().reshape(self._geom.data_shape)
+            except WorkerLost:  # computed here instead; a real error in the data surfaces from this call
+                return self._maker._background_computation(self._geom, self._observation).result()
+        self._ready.wait()
+        if self._computation is not None:
+            self._computation.work()  # the calling thread takes the chunks that are left
+        self._future.result()  # re-raises a failure of the helper thread
+        return self._computation.result()
 
 
 class MapDatasetMaker(Maker):
@@ -102,10 +185,6 @@ class MapDatasetMaker(Maker):
         offsets = pointing_offsets(geom.to_image(), observation.get_pointing_icrs(observation.tmid))
         data = make_exposure_data(observation.aeff, geom.axes["energy_true"], offsets, observation.livetime,
                                   dtype=MAP_DTYPE)
-        return self._exposure_map(geom, observation, data)
-
-    @staticmethod
-    def _exposure_map(geom, observation, data):
         meta = {"livetime": observation.livetime.to("s"), "is_pointlike": observation.is_pointlike}
         return Map.from_geom(geom, data=_stored(data, geom), unit=M2_S, meta=meta)
 
@@ -186,19 +265,18 @@ class MapDatasetMaker(Maker):
         kwargs = {"gti": observation.gti.copy(), "meta_table": make_meta_table(observation), "name": dataset.name}
         kwargs["meta"] = {"obs_info": dict(observation.meta)}
         selection = self.selection
-        side = None
-        wants_exposure = "exposure" in selection and dataset.exposure is not None
+        shared = None
         if "background" in selection:
             # Read everything the background needs here, so the helper thread only computes.
             observation.bkg, observation.pointing, observation.gti  # noqa: B018
             if min(self.threads, max_threads()) > 1:
-                side = SideMaps(self, geom, observation, dataset.exposure.geom if wants_exposure else None)
+                shared = _SharedBackground(self, geom, observation)
         try:
             if "counts" in selection:
                 kwargs["counts"] = self.make_counts(geom, observation)
             else:
                 kwargs["counts"] = Map.from_geom(geom, dtype=MAP_DTYPE)
-            if wants_exposure and not (side is not None and side.has_exposure):
+            if "exposure" in selection and dataset.exposure is not None:
                 kwargs["exposure"] = self.make_exposure(dataset.exposure.geom, observation)
             _RUN.memo = {}  # the PSF and EDisp maps usually share their grid: their exposure is computed once
             if "psf" in selection and dataset.psf is not None:
@@ -211,11 +289,9 @@ class MapDatasetMaker(Maker):
                     kwargs["edisp"] = self.make_edisp_kernel(edisp_geom, observation)
         finally:
             _RUN.memo = None
-            if side is not None:
-                kwargs["background"] = Map.from_geom(geom, data=side.background(), unit="")
-        if side is not None and side.has_exposure:
-            kwargs["exposure"] = side.exposure()
-        if "background" in selection and side is None:
+            if shared is not None:
+                kwargs["background"] = Map.from_geom(geom, data=shared.result(), unit="")
+        if "background" in selection and shared is None:
             kwargs["background"] = self.make_background(geom, observation)
         kwargs["mask_safe"] = Map.from_geom(geom, data=np.ones(geom.data_shape, bool), dtype=bool)
         return dataset.__class__(**kwargs)

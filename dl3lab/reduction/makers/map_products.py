@@ -8,13 +8,12 @@ import numpy as np
 from astropy import units as u
 
 from .irf_projection import SeparableIRF, evaluate_separable, outside_edges
-from .sky import _separation_deg, pointing_offsets, to_frame_deg
+from .sky import pointing_offsets, to_frame_deg
 
 __all__ = [
     "fill_counts",
     "pointing_offsets",
     "make_exposure_data",
-    "ExposureTask",
     "make_psf_data",
     "make_edisp_kernel_data",
     "make_edisp_map_data",
@@ -56,33 +55,6 @@ def make_exposure_data(aeff, energy_true_axis, offsets, livetime, dtype=np.float
     energy = energy_true_axis.center.to_value(aeff.axes["energy_true"].unit)
     factor = (u.Unit(aeff.unit) * u.Quantity(livetime)).to_value(M2_S)
     return evaluate_separable(aeff, {"energy_true": energy}, {"offset": offsets}, factor=factor, dtype=dtype)
-
-
-class ExposureTask:
-    """`make_exposure_data` on a sky grid given by arrays (picklable; for the helper process).
-
-    Parameters
-    ----------
-    aeff : `~dl3lab.reduction.irf.EffectiveAreaTable2D`
-        Effective area.
-    energy_true_axis : `~dl3lab.reduction.MapAxis`
-        True-energy axis of the exposure map.
-    livetime : `~astropy.units.Quantity`
-        Livetime.
-    dtype : dtype
-        Dtype of the result.
-    """
-
-    def __init__(self, aeff, energy_true_axis, livetime, dtype=np.float64):
-        self.aeff, self.axis, self.livetime, self.dtype = aeff, energy_true_axis, livetime, np.dtype(dtype)
-        self.rows = energy_true_axis.nbin
-
-    def compute(self, trig, solid_angle, pointing_rad, out):
-        """Write the exposure, shape ``(n_E', n_pixels)``, into ``out``; ``trig`` holds the ICRS pixel centres
-        ``(lon, lat, sin(lat), cos(lat))`` and ``pointing_rad`` the ICRS pointing, in radians."""
-        lon, _, slat, clat = trig
-        offsets = _separation_deg(lon, slat, clat, *pointing_rad)
-        out[...] = make_exposure_data(self.aeff, self.axis, np.ravel(offsets), self.livetime, dtype=self.dtype)
 
 
 def make_psf_data(psf, energy_true_axis, rad_axis, offsets, dtype=np.float64):
