@@ -262,16 +262,17 @@ class MapDatasetMaker(Maker):
         meta table, an all-True safe mask, no fit mask and no models.
         """
         geom = dataset.counts.geom
-        kwargs = {"gti": observation.gti.copy(), "meta_table": make_meta_table(observation), "name": dataset.name}
-        kwargs["meta"] = {"obs_info": dict(observation.meta)}
         selection = self.selection
         shared = None
         if "background" in selection:
             # Read everything the background needs here, so the helper thread only computes.
             observation.bkg, observation.pointing, observation.gti  # noqa: B018
             if min(self.threads, max_threads()) > 1:
-                shared = _SharedBackground(self, geom, observation)
+                shared = _SharedBackground(self, geom, observation)  # started first: it runs the longest
+        kwargs = {"name": dataset.name}
         try:
+            kwargs.update(gti=observation.gti.copy(), meta_table=make_meta_table(observation))
+            kwargs["meta"] = {"obs_info": dict(observation.meta)}
             if "counts" in selection:
                 kwargs["counts"] = self.make_counts(geom, observation)
             else:
