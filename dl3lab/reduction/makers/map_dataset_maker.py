@@ -156,8 +156,10 @@ class MapDatasetMaker(Maker):
         Rotation step of the Alt/Az-aligned background integration.
     threads : int
         Threads used for one observation: with 2 or more, the background is computed
-        beside the other maps. Capped by `dl3lab.reduction.executor.max_threads`
-        (1 inside worker processes).
+        beside the other maps, in the helper process of
+        `dl3lab.reduction.makers.background_worker` when it is running and idle, else
+        in a helper thread (identical maps either way). Capped by
+        `dl3lab.reduction.executor.max_threads` (1 inside worker processes).
     """
 
     tag = "MapDatasetMaker"
