@@ -9,8 +9,8 @@ Two scenarios, each with 1 and 2 worker processes (``DatasetsMaker(n_jobs=...)``
 Each configuration runs in a fresh process; wall time and peak resident memory (of
 the main process and of the largest worker) are reported. A worker is one core:
 dl3lab runs with ``DL3LAB_THREADS=1`` here (by default a single dl3lab process also
-uses a second thread for the background maps), so that 1 and 2 workers compare
-one core with two. Targets: dl3lab at least
+uses a helper process, or thread, for the background maps), so that 1 and 2 workers
+compare one core with two. Targets: dl3lab at least
 20x faster than Gammapy, at least 1.7x faster with 2 workers than with 1, peak
 memory under 1.5 GiB.
 """
