@@ -18,7 +18,6 @@ __all__ = [
     "angular_separation_deg",
     "sky_offset_deg",
     "pointing_offsets",
-    "pixel_sky_offsets",
     "pixel_trig",
     "pointing_radians",
     "solid_angle_sr",
@@ -92,17 +91,9 @@ def pointing_offsets(geom, pointing):
     if cached is not None:
         return cached
     lon1, lat1, slat1, clat1 = pixel_trig(geom)
-    lon2, lat2 = (np.radians(np.asarray(a, dtype=float)) for a in (p.ra.deg, p.dec.deg))
-    sep = _separation_deg(lon1, slat1, clat1, lon2, lat2)
+    sep = _separation_deg(lon1, slat1, clat1, *pointing_radians(p))
     sep.flags.writeable = False
     return _offsets.put(key, sep)
-
-
-def pixel_sky_offsets(geom, pointing):
-    """:func:`sky_offset_deg` of the ICRS pixel centres of an image geometry around an ICRS ``pointing``."""
-    p = pointing.icrs
-    lon, lat, slat, clat = pixel_trig(geom)
-    return _sky_offset(lon, slat, clat, *(np.radians(a) for a in (p.ra.deg, p.dec.deg)))
 
 
 def solid_angle_sr(geom):
