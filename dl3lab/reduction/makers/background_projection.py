@@ -19,6 +19,7 @@ from .sky import (
 
 __all__ = [
     "BackgroundTask", "BackgroundComputation", "background_work_dtype", "make_background_data", "fov_coordinates",
+    "prepare_background",
 ]
 
 RATE_UNIT = u.Unit("s-1 sr-1")
@@ -41,6 +42,16 @@ def _align(xi, eta, alignment):
 def background_work_dtype(oversampling, dtype):
     """Dtype `BackgroundComputation` computes in: float64 when sub-bins are summed, else ``dtype``."""
     return np.dtype(np.float64) if oversampling else np.dtype(dtype)
+
+
+def prepare_background(bkg, interp_missing_data=False, pad_offset=False):
+    """The background table as the maps use it: holes filled along energy and 2-D tables padded in offset,
+    if asked (spec §4.3 steps 2-3)."""
+    if interp_missing_data:
+        bkg = bkg.interp_missing_data(axis_name="energy")
+    if pad_offset and "offset" in bkg.axes.names:
+        bkg = bkg.pad_offset()
+    return bkg
 
 
 class BackgroundTask:
@@ -94,11 +105,7 @@ class BackgroundTask:
     def sep(self):
         """The prepared table as a `SeparableIRF` at the energy edges (made on first use)."""
         if self._sep is None:
-            bkg = self.bkg
-            if self.interp_missing_data:
-                bkg = bkg.interp_missing_data(axis_name="energy")
-            if self.pad_offset and "offset" in bkg.axes.names:
-                bkg = bkg.pad_offset()
+            bkg = prepare_background(self.bkg, self.interp_missing_data, self.pad_offset)
             self._sep = SeparableIRF(bkg, {"energy": self.edges}, self.pixel_names, values_scale="log")
         return self._sep
 

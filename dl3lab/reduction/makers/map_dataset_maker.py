@@ -13,7 +13,7 @@ from ..datasets.memory import MAP_DTYPE
 from ..executor import max_threads, thread_pool
 from ..geom.grid import sky_grid_key
 from ..maps import Map
-from .background_projection import BackgroundComputation, BackgroundTask, background_work_dtype
+from .background_projection import BackgroundComputation, BackgroundTask, background_work_dtype, prepare_background
 from .background_worker import WorkerLost, background_worker
 from .core import Maker
 from .map_products import (
@@ -191,12 +191,7 @@ class MapDatasetMaker(Maker):
         return Map.from_geom(geom, data=_stored(data, geom), unit=M2_S, meta=meta)
 
     def _background_irf(self, observation):
-        bkg = observation.bkg
-        if self.background_interp_missing_data:
-            bkg = bkg.interp_missing_data(axis_name="energy")
-        if self.background_pad_offset and "offset" in bkg.axes.names:
-            bkg = bkg.pad_offset()
-        return bkg
+        return prepare_background(observation.bkg, self.background_interp_missing_data, self.background_pad_offset)
 
     def _background_computation(self, geom, observation, out=None):
         if observation.pointing.mode == "DRIFT":
