@@ -41,9 +41,9 @@ def test_edisp_kernel_fallback_path_is_used_for_extrapolated_offsets(obs, monkey
     calls = []
     real = map_products._normalised_migration
 
-    def spy(edisp, e_true, offsets):
+    def spy(sep, offsets):
         calls.append(np.array(offsets))
-        return real(edisp, e_true, offsets)
+        return real(sep, offsets)
 
     monkeypatch.setattr(map_products, "_normalised_migration", spy)
     e_axis = MapAxis.from_bounds(1, 10, nbin=5, name="energy", unit="TeV", interp="log")

@@ -107,9 +107,7 @@ def _psf_table_data(psf, energy, rad, weights, offsets, dtype):
     node_norm = np.einsum("ern,r->en", node_values, weights)
     with np.errstate(invalid="ignore", divide="ignore"):
         node_shape = np.where(node_norm[:, None, :] > 0, node_values / node_norm[:, None, :], 0.0)
-    idx, idx1, w = _node_weights(nodes, offsets)
-    inside = ~outside_edges(offset_axis, offsets)
-    exact = inside & (w >= 0) & (w <= 1) & node_ok[idx] & node_ok[idx1]
+    idx, idx1, w, inside, exact = _node_pixels(offset_axis, nodes, node_ok, offsets)
     data = np.empty((len(energy), len(rad), len(offsets)), dtype)
     # Every pixel is combined (weights 0 where not exact), so whole planes are written; pixels that are
     # not exact are then zero, and those inside the edges are overwritten below.
@@ -133,26 +131,31 @@ def _psf_table_data(psf, energy, rad, weights, offsets, dtype):
     return data
 
 
-def _node_weights(nodes, values):
-    """Lower and upper node index and the linear weight of ``values`` between the node positions."""
+def _node_pixels(offset_axis, nodes, node_ok, offsets):
+    """How the flat ``offsets`` combine the IRF's offset nodes.
+
+    Returns the lower and upper node index, the linear weight between them, whether
+    the offset lies inside the axis edges, and whether the node combination is exact
+    there (no extrapolation, and both nodes free of negative values, ``node_ok``).
+    """
     if len(nodes) == 1:
-        idx = np.zeros(len(values), dtype=np.intp)
-        return idx, idx, np.zeros(len(values))
-    idx = np.clip(np.searchsorted(nodes, values, side="right") - 1, 0, len(nodes) - 2)
-    return idx, idx + 1, (values - nodes[idx]) / (nodes[idx + 1] - nodes[idx])
+        idx = idx1 = np.zeros(len(offsets), dtype=np.intp)
+        w = np.zeros(len(offsets))
+    else:
+        idx = np.clip(np.searchsorted(nodes, offsets, side="right") - 1, 0, len(nodes) - 2)
+        idx1 = idx + 1
+        w = (offsets - nodes[idx]) / (nodes[idx1] - nodes[idx])
+    inside = ~outside_edges(offset_axis, offsets)
+    exact = inside & (w >= 0) & (w <= 1) & node_ok[idx] & node_ok[idx1]
+    return idx, idx1, w, inside, exact
 
 
-def _normalised_migration(edisp, energy_true, offsets):
+def _normalised_migration(sep, offsets):
     """Migration probability per IRF migra bin (density times width), normalised: ``(n_E', n_mu, P)``.
 
-    ``edisp`` is the IRF or a `SeparableIRF` of it at ``energy_true`` and the migra centres.
+    ``sep`` is the energy dispersion as a `SeparableIRF` at the true energies and the migra centres.
     """
-    if isinstance(edisp, SeparableIRF):
-        sep, migra_axis = edisp, edisp.irf.axes["migra"]
-    else:
-        migra_axis = edisp.axes["migra"]
-        fixed = {"energy_true": energy_true, "migra": migra_axis.center.to_value(migra_axis.unit)}
-        sep = SeparableIRF(edisp, fixed, ["offset"], oob_mode="edisp")
+    migra_axis = sep.irf.axes["migra"]
     values = evaluate_separable(sep, None, {"offset": np.ravel(offsets)})
     width = migra_axis.bin_width.to_value(migra_axis.unit)[None, :, None]
     weighted = values * width
@@ -192,9 +195,7 @@ def make_edisp_kernel_data(edisp, energy_true_axis, energy_axis, offsets):
     node_kernel = kernel_from_migration(node_prob, migra_edges, e_true, e_reco, threshold=None)
 
     kernel = np.zeros((len(e_true), len(e_reco) - 1, len(flat)))
-    inside = ~outside_edges(offset_axis, flat)
-    idx, idx1, w = _node_weights(nodes, flat)
-    exact = inside & (w >= 0) & (w <= 1) & node_ok[idx] & node_ok[idx1]
+    idx, idx1, w, inside, exact = _node_pixels(offset_axis, nodes, node_ok, flat)
     if exact.any():
         sel = np.flatnonzero(exact)
         we = w[sel]
@@ -204,7 +205,7 @@ def make_edisp_kernel_data(edisp, energy_true_axis, energy_axis, offsets):
             kernel[:, :, sel] = np.nan_to_num(num / den[:, None, :])
     rest = np.flatnonzero(inside & ~exact)
     if len(rest):
-        probability = _normalised_migration(sep, e_true, flat[rest])
+        probability = _normalised_migration(sep, flat[rest])
         kernel[:, :, rest] = kernel_from_migration(probability, migra_edges, e_true, e_reco, threshold=None)
     kernel[kernel < EDISP_KERNEL_THRESHOLD] = 0.0
     return kernel.reshape((len(e_true), energy_axis.nbin) + np.shape(offsets))
