@@ -161,8 +161,7 @@ class BackgroundWorker:
     def __init__(self):
         self.pid_owner = os.getpid()
         self._lock = threading.Lock()
-        self._grids = []  # keys of the grids the process has (most recent last)
-        self._pixels = {}  # grid key -> number of pixels
+        self._grids = {}  # key -> number of pixels of the grids the process has (most recent last)
         self._buffer = None
         self._ready = False
         self.broken = False
@@ -213,9 +212,8 @@ class BackgroundWorker:
         if not self.ready() or not self._lock.acquire(blocking=False):
             return None
         try:
-            if grid_key not in self._pixels:
-                self._pixels[grid_key] = int(np.size(grid()[1]))
-            shape = (task.n_energy, self._pixels[grid_key])
+            n_pixels = self._grids[grid_key] if grid_key in self._grids else int(np.size(grid()[1]))
+            shape = (task.n_energy, n_pixels)
             nbytes = int(np.prod(shape)) * task.dtype.itemsize
             if self._buffer is None or self._buffer.size < nbytes:
                 if self._buffer is not None:
@@ -228,7 +226,7 @@ class BackgroundWorker:
         try:
             target = (str(self._buffer.path), self._buffer.generation)
             request = ("compute", (task, grid_key, pointing_rad, target, shape))
-            self._send_grid(grid_key, grid)
+            self._send_grid(grid_key, grid, n_pixels)
             _write(self._proc.stdin, request)
         except Exception:
             self._fail()
@@ -236,25 +234,21 @@ class BackgroundWorker:
             return None
         return PendingBackground(self, request, grid_key, grid, shape, task.dtype)
 
-    def _send_grid(self, key, grid):
-        if key in self._grids:
-            self._grids.remove(key)
-            self._grids.append(key)
-            return
-        trig, solid = grid()
-        _write(self._proc.stdin, ("grid", (key, trig, solid)))
-        self._grids.append(key)
-        for old in self._grids[:-GRIDS_KEPT]:
-            self._pixels.pop(old, None)
-        del self._grids[:-GRIDS_KEPT]
+    def _send_grid(self, key, grid, n_pixels):
+        if key not in self._grids:
+            trig, solid = grid()
+            _write(self._proc.stdin, ("grid", (key, trig, solid)))
+        self._grids[key] = self._grids.pop(key, n_pixels)  # most recently used last, as the process keeps them
+        while len(self._grids) > GRIDS_KEPT:
+            self._grids.pop(next(iter(self._grids)))
 
     def _finish(self, request, key, grid, shape, dtype):
         """Wait for the answer to ``request``; returns the map (a copy) or raises `WorkerLost`."""
         try:
             answer = _read(self._proc.stdout)
             if answer is not None and answer[0] == "missing":  # the process dropped the grid: send it again
-                self._grids = [k for k in self._grids if k != key]
-                self._send_grid(key, grid)
+                n_pixels = self._grids.pop(key, shape[1])
+                self._send_grid(key, grid, n_pixels)
                 _write(self._proc.stdin, request)
                 answer = _read(self._proc.stdout)
         except (OSError, ValueError, EOFError, pickle.UnpicklingError) as exc:
@@ -292,11 +286,10 @@ class BackgroundWorker:
                 self._proc.wait(timeout=2)
             except (OSError, ValueError, subprocess.TimeoutExpired):
                 self._kill()
-            for stream in (self._proc.stdout,):
-                try:
-                    stream.close()
-                except OSError:
-                    pass
+            try:
+                self._proc.stdout.close()
+            except OSError:
+                pass
         self.broken = True
         if self._buffer is not None:
             self._buffer.close()
