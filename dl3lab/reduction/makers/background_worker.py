@@ -24,12 +24,13 @@ import select
 import struct
 import subprocess
 import sys
-import tempfile
 import threading
 import traceback
 from pathlib import Path
 
 import numpy as np
+
+from ..shared_memory import mapped_file
 
 __all__ = ["BackgroundWorker", "background_worker", "helper_process_enabled", "set_helper_process", "WorkerLost"]
 
@@ -112,9 +113,9 @@ def _read(stream):
 class _Buffer:
     """A memory-mapped file both processes see; grown (as a new file) when a larger map is needed.
 
-    It lives in ``/dev/shm`` when that has room, else in the temporary directory. Its
-    space is reserved when it is made (``posix_fallocate``), so a full file system
-    fails here, with an `OSError`, and never later while the map is written.
+    Made by `~dl3lab.reduction.shared_memory.mapped_file` (in ``/dev/shm`` when that
+    has room, its space reserved up front, so a full file system fails here with an
+    `OSError` and never later while the map is written).
     """
 
     _made = 0
@@ -124,25 +125,7 @@ class _Buffer:
         _Buffer._made += 1
         self.generation = (os.getpid(), _Buffer._made)  # names a file even after its path is reused
         self.unlinked = False
-        directories = (["/dev/shm"] if os.path.isdir("/dev/shm") else []) + [None]
-        error = None
-        for directory in directories:
-            fd, name = tempfile.mkstemp(prefix="dl3lab-bkg-", dir=directory)
-            try:
-                if hasattr(os, "posix_fallocate"):
-                    os.posix_fallocate(fd, 0, self.size)
-                else:
-                    os.ftruncate(fd, self.size)
-                self.map = mmap.mmap(fd, self.size)
-            except OSError as exc:
-                error = exc
-                os.close(fd)
-                os.unlink(name)
-                continue
-            os.close(fd)
-            self.path = Path(name)
-            return
-        raise error
+        self.map, self.path = mapped_file(self.size, prefix="dl3lab-bkg-")
 
     def unlink(self):
         """Remove the file's name once both processes have it mapped (nothing is left behind after a crash)."""

@@ -1,0 +1,119 @@
+"""Memory-mapped files shared between processes, and task results handed over through them.
+
+A dataset a pool worker returns holds several MB of maps. Sent through the pool's
+pipe, it is pickled into one byte string, copied through the pipe in small pieces
+(while both processes wait on each other) and copied once more when unpickled.
+`share_result` instead pickles it with its large arrays out of band (pickle
+protocol 5), copies those arrays once into a memory-mapped file and returns a small
+`SharedResult` naming the file; `load_result` maps the file in the receiving process
+and rebuilds the result with its arrays viewing the mapped memory, without copying.
+The receiver removes the file's name as soon as it has mapped it, so nothing is left
+behind once the result is released.
+"""
+
+import mmap
+import os
+import pickle
+import tempfile
+from pathlib import Path
+
+__all__ = ["mapped_file", "share_result", "load_result", "discard_result", "SharedResult", "SHARED_MIN_BYTES"]
+
+#: Results whose out-of-band buffers are smaller than this go through the pipe as usual.
+SHARED_MIN_BYTES = 1 << 20
+_ALIGN = 64
+
+
+def mapped_file(size, prefix="dl3lab-"):
+    """A new file of ``size`` bytes, memory-mapped for reading and writing: ``(mmap, path)``.
+
+    It lives in ``/dev/shm`` when that has room, else in the temporary directory. Its
+    space is reserved up front (``posix_fallocate``), so a full file system fails
+    here, with an `OSError`, and never later while the map is written.
+    """
+    size = max(int(size), 1)
+    directories = (["/dev/shm"] if os.path.isdir("/dev/shm") else []) + [None]
+    error = None
+    for directory in directories:
+        fd, name = tempfile.mkstemp(prefix=prefix, dir=directory)
+        try:
+            if hasattr(os, "posix_fallocate"):
+                os.posix_fallocate(fd, 0, size)
+            else:
+                os.ftruncate(fd, size)
+            mapped = mmap.mmap(fd, size)
+        except OSError as exc:
+            error = exc
+            os.close(fd)
+            os.unlink(name)
+            continue
+        os.close(fd)
+        return mapped, Path(name)
+    raise error
+
+
+class SharedResult:
+    """A pickled result whose large buffers wait in a memory-mapped file (see `share_result`)."""
+
+    def __init__(self, payload, path, spans):
+        self.payload, self.path, self.spans = payload, Path(path), spans
+
+    def load(self):
+        """The result, its large arrays viewing the mapped file; the file's name is removed."""
+        try:
+            with open(self.path, "r+b") as file:
+                mapped = mmap.mmap(file.fileno(), 0)
+        finally:
+            self.path.unlink(missing_ok=True)
+        view = memoryview(mapped)
+        return pickle.loads(self.payload, buffers=[view[start : start + size] for start, size in self.spans])  # noqa: S301 -- from our own pool workers
+
+    def discard(self):
+        """Remove the file of a result that will not be loaded."""
+        self.path.unlink(missing_ok=True)
+
+
+def share_result(result):
+    """``result`` as a `SharedResult` when its out-of-band buffers are large, else unchanged.
+
+    Only on POSIX systems (a mapped file's name can be removed while it is in use);
+    if no file can be made, the result is returned unchanged.
+    """
+    if os.name != "posix":
+        return result
+    buffers = []
+    payload = pickle.dumps(result, protocol=5, buffer_callback=buffers.append)
+    try:
+        raws = [buffer.raw() for buffer in buffers]
+    except BufferError:  # not contiguous: let the pipe pickle it
+        return result
+    spans, offset = [], 0
+    for raw in raws:
+        spans.append((offset, raw.nbytes))
+        offset += -(-raw.nbytes // _ALIGN) * _ALIGN
+    if offset < SHARED_MIN_BYTES:
+        return result
+    try:
+        mapped, path = mapped_file(offset, prefix="dl3lab-result-")
+    except OSError:
+        return result
+    try:
+        for (start, size), raw in zip(spans, raws):
+            mapped[start : start + size] = raw.cast("B")
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    finally:
+        mapped.close()
+    return SharedResult(payload, path, spans)
+
+
+def load_result(value):
+    """The result behind ``value`` if it is a `SharedResult`, else ``value``."""
+    return value.load() if isinstance(value, SharedResult) else value
+
+
+def discard_result(value):
+    """Remove the file behind ``value`` if it is a `SharedResult` that will not be loaded."""
+    if isinstance(value, SharedResult):
+        value.discard()
