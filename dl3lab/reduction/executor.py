@@ -1,17 +1,21 @@
-"""One seam for running per-observation work: serially, in a process pool, or on any executor.
+"""One seam for running per-observation work: serially, on several processes, or on any executor.
 
-``executor`` may be ``"serial"``, ``"processes"`` (a process pool of ``n_jobs``
-workers), a `concurrent.futures.Executor`, or anything with the same
-``submit(fn, *args)`` method returning futures (such as a ``dask.distributed.Client``).
-Results are yielded in submission order, so stacking is deterministic.
+``executor`` may be ``"serial"``, ``"processes"`` (``n_jobs`` processes: this one and
+forked workers where processes can be forked, else a pool of spawned workers), a
+`concurrent.futures.Executor`, or anything with the same ``submit(fn, *args)`` method
+returning futures (such as a ``dask.distributed.Client``). Results are yielded in task
+order, so stacking is deterministic.
 """
 
 import concurrent.futures
+import contextlib
 import multiprocessing
 import os
 import traceback
 
 from .errors import DL3LabError, ReductionError
+from .forked_workers import run_forked
+from .shared_memory import discard_result, load_result, share_result
 
 __all__ = [
     "run_tasks",
@@ -97,7 +101,7 @@ def run_tasks(func, tasks, executor="serial", n_jobs=None):
     executor : str or executor
         ``"serial"``, ``"processes"``, or an object with ``submit``.
     n_jobs : int, optional
-        Pool size for ``"processes"``.
+        Number of processes working for ``"processes"`` (see `_run_on_processes`).
     """
     tasks = list(tasks)
     if runs_in_process(executor, n_jobs, len(tasks)):
@@ -105,17 +109,51 @@ def run_tasks(func, tasks, executor="serial", n_jobs=None):
             yield idx, func(*args)
         return
     if executor == "processes":
-        workers = resolve_n_jobs(n_jobs, len(tasks))
-        context = multiprocessing.get_context("fork" if os.name == "posix" else "spawn")
-        with concurrent.futures.ProcessPoolExecutor(
-            max_workers=workers, mp_context=context, initializer=_worker_init
-        ) as pool:
-            futures = [pool.submit(func, *args) for args in tasks]
-            for idx, future in enumerate(futures):
-                yield idx, future.result()
+        yield from _run_on_processes(func, tasks, resolve_n_jobs(n_jobs, len(tasks)))
         return
     if not hasattr(executor, "submit"):
         raise TypeError(f"executor must be 'serial', 'processes' or have a submit() method, got {executor!r}")
     futures = [executor.submit(func, *args) for args in tasks]
     for idx, future in enumerate(futures):
         yield idx, future.result()
+
+
+def _run_shared(func, *args):
+    return share_result(func(*args))
+
+
+@contextlib.contextmanager
+def _one_thread():
+    """Limit this process to one core while it works beside worker processes (restored afterwards)."""
+    previous = _MAX_THREADS
+    set_max_threads(1)
+    try:
+        yield
+    finally:
+        set_max_threads(previous)
+
+
+def _run_on_processes(func, tasks, n_jobs):
+    """`run_tasks` on ``n_jobs`` processes.
+
+    Where processes can be forked, this process works as one of them beside
+    ``n_jobs - 1`` forked workers (`~dl3lab.reduction.forked_workers.run_forked`).
+    Elsewhere a pool of ``n_jobs`` spawned workers runs the tasks. Large results
+    come back through shared memory (`~dl3lab.reduction.shared_memory.share_result`).
+    """
+    if os.name == "posix" and "fork" in multiprocessing.get_all_start_methods():
+        yield from run_forked(func, tasks, n_jobs, _one_thread)
+        return
+    context = multiprocessing.get_context("spawn")
+    futures = []
+    try:
+        with concurrent.futures.ProcessPoolExecutor(max_workers=n_jobs, mp_context=context,
+                                                    initializer=_worker_init) as pool:
+            futures = [pool.submit(_run_shared, func, *args) for args in tasks]
+            for idx, future in enumerate(futures):
+                yield idx, load_result(future.result())
+                futures[idx] = None
+    finally:
+        for future in futures:
+            if future is not None and future.done() and not future.cancelled() and future.exception() is None:
+                discard_result(future.result())

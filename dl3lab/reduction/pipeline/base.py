@@ -15,6 +15,7 @@ traits and their stages (``_components``), plain traits and their stages
 (:meth:`_stack`).
 """
 
+import contextlib
 import copy
 import threading
 
@@ -311,14 +312,15 @@ class ChainPipeline(traitlets.HasTraits):
         if not todo:
             return
         tasks = [(func, args) for _, (func, args) in todo]
-        for (obs_id, _), (_, result) in zip(todo, run_tasks(_call, tasks, executor=executor, n_jobs=n_jobs)):
-            if isinstance(result, ReductionError):
-                continue  # computed again in this process, which records the error
-            with self._state:
-                self._products.setdefault(obs_id, {})[first] = result
-                if self._epoch == epoch:
-                    self._stale[obs_id] = max(self._stale.get(obs_id, 0), 1)
-            self.run_counts[first] += 1
+        with contextlib.closing(run_tasks(_call, tasks, executor=executor, n_jobs=n_jobs)) as results:
+            for (obs_id, _), (_, result) in zip(todo, results):
+                if isinstance(result, ReductionError):
+                    continue  # computed again in this process, which records the error
+                with self._state:
+                    self._products.setdefault(obs_id, {})[first] = result
+                    if self._epoch == epoch:
+                        self._stale[obs_id] = max(self._stale.get(obs_id, 0), 1)
+                self.run_counts[first] += 1
 
     def run(self, cancel=None, progress=None, executor=None, n_jobs=None):
         """Recompute the stale stages and the stacked result.
