@@ -145,3 +145,15 @@ def test_failure_inside_a_group_keeps_the_group_s_other_observations(store_with_
             result = maker.run(MapDataset.create(geom), observations)[0]
         assert list(result.meta_table["OBS_ID"][0]) == [23523, 23526, 23523, 23526]
         assert [f.obs_id for f in maker.failures] == [23592]
+
+
+def test_group_sizes_shrink_at_the_end_and_depend_on_the_count_only():
+    from dl3lab.reduction.makers.datasets_maker import GROUP_SIZE, group_sizes
+
+    for n in range(1, 60):
+        sizes = group_sizes(n)
+        assert sum(sizes) == n and max(sizes) <= GROUP_SIZE
+        assert sizes == sorted(sizes, reverse=True)
+        assert sizes[-1] == 1  # the last task is a single observation
+        assert sizes.count(GROUP_SIZE) == max(0, (n - 2) // GROUP_SIZE)  # full groups while 6 or more are left
+    assert group_sizes(21) == [4, 4, 4, 4, 2, 2, 1]

@@ -64,6 +64,22 @@ def _reduce_template_task(template, observation, makers, cutout):
 #: Consecutive observations one task reduces and stacks before returning (when grouping applies). Fixed,
 #: not derived from the number of workers, so every executor adds the same numbers in the same order.
 GROUP_SIZE = 4
+
+
+def group_sizes(n, size=GROUP_SIZE):
+    """Sizes of the consecutive groups ``n`` observations are split into: ``size`` each while at
+    least one and a half groups are left, then halves of that, down to single observations.
+
+    The smaller groups at the end let the last tasks of several workers finish together.
+    The sizes depend on ``n`` only, never on the executor.
+    """
+    sizes = []
+    while n > 0:
+        while size > 1 and n < size + size // 2:
+            size //= 2
+        sizes.append(size)
+        n -= size
+    return sizes
 #: Groups are used when the reference has at most this many times the pixels of one cutout.
 GROUP_MAX_AREA_RATIO = 2.0
 
@@ -122,9 +138,10 @@ class DatasetsMaker(Maker):
     Notes
     -----
     When stacking into a fresh `MapDataset.create` reference that a cutout covers for
-    at least half (`GROUP_MAX_AREA_RATIO`), each task reduces `GROUP_SIZE` consecutive
-    observations and returns their stack, so that workers do most of the stacking and
-    send one dataset per group. The groups never depend on the executor or ``n_jobs``,
+    at least half (`GROUP_MAX_AREA_RATIO`), each task reduces up to `GROUP_SIZE`
+    consecutive observations (smaller groups at the end, see `group_sizes`) and returns
+    their stack, so that workers do most of the stacking and send one dataset per
+    group. The groups never depend on the executor or ``n_jobs``,
     so every executor gives bit-identical results; compared with stacking one
     observation at a time, float32 maps differ by float32 rounding only.
     """
@@ -217,9 +234,10 @@ class DatasetsMaker(Maker):
             cutout = (self.effective_cutout_width, self.cutout_mode) if use_cutout else None
             size = self._group_size(dataset, use_cutout)
             if size > 1:
-                observations = list(observations)
-                for start in range(0, len(observations), size):
-                    group = observations[start : start + size]
+                observations, start = list(observations), 0
+                for group_size in group_sizes(len(observations), size):
+                    group = observations[start : start + group_size]
+                    start += group_size
                     outcomes.append(len(tasks))
                     tasks.append((template, group, self.makers, cutout))
                 func = _reduce_group_task
@@ -241,7 +259,7 @@ class DatasetsMaker(Maker):
                 outcomes.append(len(tasks))
                 tasks.append((local, obs, self.makers))
             func = _reduce_task
-        results = iter(run_tasks(func, tasks, executor=executor, n_jobs=self.n_jobs))
+        results = run_tasks(func, tasks, executor=executor, n_jobs=self.n_jobs)
         bar = None
         if self.progress_bar and tasks:
             from tqdm import tqdm
@@ -271,6 +289,7 @@ class DatasetsMaker(Maker):
                 else:
                     collected.append(result)
         finally:
+            results.close()  # stops the workers if a failure ended the loop early
             if bar is not None:
                 bar.close()
         if template is not None:
