@@ -15,7 +15,6 @@ compare one core with two. Targets: dl3lab at least
 memory under 1.5 GiB.
 """
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 
-from benchmarks.common import data_dir, gammapy_python  # noqa: E402
+from benchmarks.common import data_dir, gammapy_python, installed_env  # noqa: E402
 
 SCRIPT = """
 import resource, sys, time, warnings
@@ -77,7 +76,7 @@ GAMMAPY = ("from gammapy.data import DataStore\nfrom gammapy.maps import MapAxis
 def run(python, imports, extra, scenario, n_jobs, tmp):
     path = Path(tmp) / f"scale_{abs(hash(imports))}.py"
     path.write_text(SCRIPT.format(imports=imports, extra=extra))
-    env = dict(os.environ, DL3LAB_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    env = installed_env(DL3LAB_THREADS="1", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     out = subprocess.run([python, str(path), str(data_dir()), scenario, str(n_jobs)], capture_output=True,
                          text=True, timeout=3600, env=env)
     if out.returncode:
