@@ -346,3 +346,26 @@ def test_header_roundtrip(geom):
     assert WcsGeom.from_header(header, axes=[]).is_image
     assert not geom.is_allclose(geom.to_binsz(0.2))
     assert geom != geom.to_image()
+
+
+def test_rotated_lonlat_agrees_with_astropy():
+    from dl3lab.reduction.geom._utils import frame_skycoord, rotated_lonlat
+
+    rng = np.random.default_rng(3)
+    lon = np.concatenate([rng.uniform(0, 360, 2000), [0.0, 359.999999, 12.0, 266.40499]])
+    lat = np.concatenate([np.degrees(np.arcsin(rng.uniform(-1, 1, 2000))), [90.0, -90.0, 0.0, -28.93617]])
+    for source, target in (("icrs", "galactic"), ("galactic", "icrs")):
+        coords = SkyCoord(lon, lat, unit="deg", frame=source)
+        fast_lon, fast_lat = rotated_lonlat(coords, target)
+        exact = coords.transform_to(target)
+        assert np.all((fast_lon >= 0) & (fast_lon < 360))
+        assert np.max(exact.separation(SkyCoord(fast_lon, fast_lat, unit="deg", frame=target)).deg) < 1e-11
+        np.testing.assert_allclose(fast_lat, exact.spherical.lat.deg, atol=1e-11, rtol=0)
+    crab = SkyCoord(*CRAB, unit="deg")
+    galactic = frame_skycoord(crab, "galactic")
+    assert galactic.frame.name == "galactic" and galactic.separation(crab.galactic).deg < 1e-11
+    assert frame_skycoord(crab, "icrs") is crab
+    # other frames go through astropy
+    fk5 = SkyCoord(*CRAB, unit="deg", frame="fk5")
+    np.testing.assert_allclose(rotated_lonlat(fk5, "galactic"), (fk5.galactic.l.deg, fk5.galactic.b.deg), rtol=0,
+                               atol=1e-12)

@@ -8,6 +8,7 @@ stacked (reduction spec §3, §4.4, §4.5, §10.1).
 import numpy as np
 from astropy import units as u
 
+from ..geom._utils import rotated_lonlat
 from ..geom.grid import overlap_slices
 from ..interpolation import ScaledGridInterpolator
 from .stacking import PLANE_MIN, all_finite, finite
@@ -25,8 +26,10 @@ def _pixel_of(geom, position):
     for known, result in recent:
         if known is position:
             return result
-    coord = position.transform_to(geom.frame) if hasattr(position, "transform_to") else position
-    lon, lat = coord.spherical.lon.deg, coord.spherical.lat.deg
+    if hasattr(position, "transform_to"):
+        lon, lat = rotated_lonlat(position, geom.frame)
+    else:
+        lon, lat = position.spherical.lon.deg, position.spherical.lat.deg
     x, y = geom.wcs.wcs_world2pix(lon, lat, 0)
     result = (np.asarray(x, float), np.asarray(y, float))
     if cache is not None:

@@ -1,8 +1,10 @@
 """Projections of a dataset's safe mask used as stacking weights, and meta-table stacking."""
 
 import numpy as np
+from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
+from ..geom._utils import rotated_lonlat
 from ..geom.grid import sky_grid_key
 from ..interpolation import _cell_index_and_weight, interpolate_grid
 from ..lru import LRUCache
@@ -49,10 +51,7 @@ def _pixel_centres_in(source_geom, target_geom):
     yy, xx = np.mgrid[0:ny, 0:nx]
     lon, lat = source_geom.wcs.wcs_pix2world(xx, yy, 0)
     if source_geom.frame != target_geom.frame:
-        from astropy.coordinates import SkyCoord
-
-        coord = SkyCoord(lon, lat, unit="deg", frame=source_geom.frame).transform_to(target_geom.frame)
-        lon, lat = coord.spherical.lon.deg, coord.spherical.lat.deg
+        lon, lat = rotated_lonlat(SkyCoord(lon, lat, unit="deg", frame=source_geom.frame), target_geom.frame)
     x, y = target_geom.wcs.wcs_world2pix(lon, lat, 0)
     return np.array(x, dtype=float), np.array(y, dtype=float)
 

@@ -5,7 +5,7 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 
 from ._regions import parse_regions, region_mask_image
-from ._utils import overlap_slices, parse_angle_pair, round_up_to_odd, skycoord_lonlat
+from ._utils import overlap_slices, parse_angle_pair, rotated_lonlat, round_up_to_odd
 
 __all__ = ["WcsCutoutMaskMixin"]
 
@@ -113,7 +113,7 @@ class WcsCutoutMaskMixin:
 
     def _position_pix(self, position):
         if isinstance(position, SkyCoord):
-            lon, lat = skycoord_lonlat(position, self._frame)
+            lon, lat = rotated_lonlat(position, self._frame)
         else:
             lon, lat = (u.Quantity(v, "deg").value for v in position)
         x, y = self._wcs.wcs_world2pix(np.ravel(lon)[:1], np.ravel(lat)[:1], 0)

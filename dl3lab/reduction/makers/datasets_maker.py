@@ -9,6 +9,7 @@ from ..datasets.datasets import Datasets
 from ..datasets.template import DatasetTemplate
 from ..errors import NoOverlapError, ReductionError
 from ..executor import capture_failure, failure_from_exception, run_tasks, runs_in_process
+from ..geom._utils import frame_skycoord
 from .core import Maker
 from .safe_mask_maker import SafeMaskMaker
 from .traits import AngleTrait
@@ -50,7 +51,7 @@ def _reduce_template_task(template, observation, makers, cutout):
             local = template.dataset().copy()
         else:
             reference = template.dataset()
-            position = observation.get_pointing_icrs(observation.tmid).galactic
+            position = frame_skycoord(observation.get_pointing_icrs(observation.tmid), "galactic")
             local = reference.cutout(position=position, width=cutout[0], mode=cutout[1])
     except NoOverlapError:
         observation.release()
@@ -174,7 +175,7 @@ class DatasetsMaker(Maker):
     def _prepare(self, dataset, observation, use_cutout):
         if not use_cutout:
             return dataset.copy()
-        position = observation.get_pointing_icrs(observation.tmid).galactic
+        position = frame_skycoord(observation.get_pointing_icrs(observation.tmid), "galactic")
         return dataset.cutout(position=position, width=self.effective_cutout_width, mode=self.cutout_mode)
 
     def _report(self, outcome):

@@ -14,7 +14,7 @@ from regions import CircleSkyRegion
 
 from ..errors import MissingDataError
 from ..geom._regions import compound_to_regions
-from ..geom._utils import frame_from_wcs
+from ..geom._utils import frame_from_wcs, rotated_lonlat
 from ..interpolation import trapz_loglog_from_log
 from .background_projection import fov_coordinates
 from .irf_projection import evaluate_separable
@@ -60,10 +60,8 @@ def north_pixel_scale(wcs, lon, lat):
 
 def lonlat_in_frame(skycoord, frame):
     """Longitude and latitude (deg, float arrays) of a SkyCoord in ``frame``."""
-    if skycoord.frame.name != frame:
-        skycoord = skycoord.transform_to(frame)
-    sph = skycoord.spherical
-    return np.asarray(sph.lon.deg, dtype=float), np.asarray(sph.lat.deg, dtype=float)
+    lon, lat = rotated_lonlat(skycoord, frame)
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
 
 
 def circle_on_wcs(region, wcs):

@@ -8,7 +8,7 @@ map of an observation, and by later observations on the same geometry.
 import numpy as np
 from astropy.coordinates import SkyCoord
 
-from ..geom._utils import pixel_solid_angles
+from ..geom._utils import pixel_solid_angles, rotated_lonlat
 from ..geom.grid import sky_grid_key
 from ..lru import LRUCache
 
@@ -40,8 +40,7 @@ def clear_caches():
 
 def to_frame_deg(coord, frame):
     """Longitude and latitude (deg) of a SkyCoord in ``frame`` ("icrs" or "galactic")."""
-    c = coord.transform_to(frame)
-    return c.spherical.lon.deg, c.spherical.lat.deg
+    return rotated_lonlat(coord, frame)
 
 
 def pixel_centres(geom, frame="icrs"):
@@ -54,8 +53,7 @@ def pixel_centres(geom, frame="icrs"):
     yy, xx = np.mgrid[0:ny, 0:nx]
     lon, lat = geom.wcs.wcs_pix2world(xx, yy, 0)
     if geom.frame != frame:
-        c = SkyCoord(lon, lat, unit="deg", frame=geom.frame).transform_to(frame)
-        lon, lat = c.spherical.lon.deg, c.spherical.lat.deg
+        lon, lat = rotated_lonlat(SkyCoord(lon, lat, unit="deg", frame=geom.frame), frame)
     lon, lat = np.asarray(lon), np.asarray(lat)
     lon.flags.writeable = lat.flags.writeable = False
     return _centres.put(key, (lon, lat))
