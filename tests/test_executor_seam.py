@@ -3,6 +3,7 @@
 import pickle
 import warnings
 
+import numpy as np
 import pytest
 
 from dl3lab.reduction import DatasetsMaker, DataStore, MapDataset, ReductionError
@@ -111,3 +112,27 @@ def test_one_dataset_per_observation_in_processes(hess_dir):
         for item in makers[:2]:
             direct = item.run(direct, obs)
         _assert_same(reduced, direct)
+
+
+def test_template_cutout_equals_the_reference_cutout():
+    from astropy.coordinates import SkyCoord
+
+    geom, _ = _setup()
+    reference = MapDataset.create(geom, name="stacked")
+    template = DatasetTemplate.from_dataset(reference)
+    template.share(reference)
+    try:
+        for lon, lat, width in ((184.0, -5.5, 6.0), (186.5, -6.3, 2.0)):
+            position = SkyCoord(lon, lat, unit="deg", frame="galactic")
+            fast, slow = template.cutout(position, width), reference.cutout(position, width)
+            pairs = [(fast.counts, slow.counts), (fast.exposure, slow.exposure), (fast.background, slow.background),
+                     (fast.mask_safe, slow.mask_safe), (fast.psf.psf_map, slow.psf.psf_map),
+                     (fast.psf.exposure_map, slow.psf.exposure_map), (fast.edisp.edisp_map, slow.edisp.edisp_map),
+                     (fast.edisp.exposure_map, slow.edisp.exposure_map)]
+            for a, b in pairs:
+                assert a.geom == b.geom and a.data.dtype == b.data.dtype and a.unit == b.unit
+                np.testing.assert_array_equal(a.data, b.data)
+            for item in (fast.counts, fast.exposure, fast.background, fast.mask_safe, fast.psf.psf_map):
+                assert item.data.flags.writeable and not np.shares_memory(item.data, reference.counts.data)
+    finally:
+        template.release()

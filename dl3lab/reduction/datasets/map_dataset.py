@@ -41,13 +41,15 @@ def _filled_copy(shape, source, parent, child):
     return data
 
 
-def cutout_maps(maps, position, width, mode="trim", min_npix=1):
+def cutout_maps(maps, position, width, mode="trim", min_npix=1, zero=()):
     """Cut out several maps; maps on the same sky grid share one geometry cutout.
 
     Parameters
     ----------
     maps : dict
         ``{key: Map}``.
+    zero : collection of str
+        Keys of maps known to be all zero: their cutouts are new zero arrays, nothing is copied.
 
     Returns
     -------
@@ -64,7 +66,10 @@ def cutout_maps(maps, position, width, mode="trim", min_npix=1):
         _, cut_image, parent, child = found
         geom = cut_image.to_cube(item.geom.axes) if len(item.geom.axes) else cut_image
         jobs.append((key, geom, item, tuple(parent), tuple(child)))
-    datas = _copy_parts([(geom.data_shape, item.data, parent, child) for _, geom, item, parent, child in jobs])
+    copies = iter(_copy_parts([(geom.data_shape, item.data, parent, child)
+                               for key, geom, item, parent, child in jobs if key not in zero]))
+    datas = [np.zeros(geom.data_shape, item.data.dtype) if key in zero else next(copies)
+             for key, geom, item, _, _ in jobs]
     return {
         key: Map.from_geom(geom, data=data, unit=item.unit, meta=dict(item.meta))
         for (key, geom, item, _, _), data in zip(jobs, datas)
@@ -440,16 +445,22 @@ class MapDataset:
         Maps on the same sky grid are cut with one geometry cutout. IRF maps keep at
         least 3 pixels per side. Models are copied and renamed.
         """
+        return self._cutout(position, width, mode, name)
+
+    def _cutout(self, position, width, mode="trim", name=None, zero=()):
+        """:meth:`cutout`; the maps named in ``zero`` (keys as in `cutout_maps`: ``"counts"``,
+        ``"psf"``, ``"psf_exposure"``, ...) are known to be all zero and are not copied."""
         kwargs = {"gti": self.gti, "meta_table": self.meta_table, "name": name, "meta": self.meta}
         sky_maps = self._map_items()
-        kwargs.update(cutout_maps(sky_maps, position, width, mode=mode))
+        kwargs.update(cutout_maps(sky_maps, position, width, mode=mode, zero=zero))
         if self.psf is not None or self.edisp is not None:
             irf = {}
             if self.psf is not None:
                 irf["psf"], irf["psf_exposure"] = self.psf.psf_map, self.psf.exposure_map
             if self.edisp is not None:
                 irf["edisp"], irf["edisp_exposure"] = self.edisp.edisp_map, self.edisp.exposure_map
-            cut = cutout_maps({k: v for k, v in irf.items() if v is not None}, position, width, mode, min_npix=3)
+            cut = cutout_maps({k: v for k, v in irf.items() if v is not None}, position, width, mode, min_npix=3,
+                              zero=zero)
             if self.psf is not None:
                 kwargs["psf"] = type(self.psf)(cut["psf"], cut.get("psf_exposure"))
             if self.edisp is not None:

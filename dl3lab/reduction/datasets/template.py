@@ -17,6 +17,8 @@ from .map_dataset import MapDataset
 __all__ = ["DatasetTemplate", "is_pristine"]
 
 _CACHE = {}
+#: Maps of a pristine dataset that are all zero (see `is_pristine`), by their `cutout_maps` keys.
+PRISTINE_ZERO = frozenset({"counts", "exposure", "background", "mask_safe", "psf", "psf_exposure", "edisp_exposure"})
 
 
 def _all_zero(item):
@@ -73,6 +75,11 @@ class DatasetTemplate:
     def create(self):
         """A new empty dataset with the template's name."""
         return MapDataset.create(name=self.name, **self.creation)
+
+    def cutout(self, position, width, mode="trim"):
+        """``self.dataset().cutout(position, width, mode)``, with new zero arrays for the maps a
+        pristine dataset has all zero instead of copies of them."""
+        return self.dataset()._cutout(position, width, mode, zero=PRISTINE_ZERO)
 
     def share(self, dataset):
         """Use ``dataset`` (verified pristine by :meth:`from_dataset`) as this process's reference."""

@@ -50,9 +50,8 @@ def _reduce_template_task(template, observation, makers, cutout):
         elif cutout is None:
             local = template.dataset().copy()
         else:
-            reference = template.dataset()
             position = frame_skycoord(observation.get_pointing_icrs(observation.tmid), "galactic")
-            local = reference.cutout(position=position, width=cutout[0], mode=cutout[1])
+            local = template.cutout(position, width=cutout[0], mode=cutout[1])
     except NoOverlapError:
         observation.release()
         return _NoOverlap(observation.obs_id)
