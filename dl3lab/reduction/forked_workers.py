@@ -11,6 +11,7 @@ send each result back through one pipe, large ones through shared memory
 results in task order, in between its own tasks.
 """
 
+import gc
 import itertools
 import multiprocessing
 import multiprocessing.connection
@@ -58,6 +59,9 @@ def _claim(counter, n):
 def _worker(token, slot):
     from .executor import set_max_threads
 
+    # Inherited objects live as long as the worker: the garbage collector need not scan them
+    # (nor write to their pages, which the fork shares with this process's parent).
+    gc.freeze()
     set_max_threads(1)
     func, tasks, counter, current, writer, lock = _INHERITED[token]
     while (index := _claim(counter, len(tasks))) < len(tasks):
