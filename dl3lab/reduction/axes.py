@@ -13,6 +13,8 @@ import numpy as np
 from astropy import units as u
 from scipy.interpolate import make_interp_spline
 
+from .lru import LRUCache
+
 __all__ = ["MapAxis", "MapAxes", "scale_forward", "scale_inverse"]
 
 _INTERPS = ("lin", "log", "sqrt")
@@ -41,11 +43,20 @@ def scale_inverse(values, interp):
     return values
 
 
+#: Interpolants by their nodes: the axes read from each observation's IRFs repeat from run to run.
+_SPLINES = LRUCache(64)
+
+
 def _linear_spline(xp, fp):
     """Piecewise-linear interpolant with linear extrapolation (None for a single node)."""
     if len(xp) == 1:
         return None
-    return make_interp_spline(np.asarray(xp, dtype=float), np.asarray(fp, dtype=float), k=1)
+    xp, fp = np.asarray(xp, dtype=float), np.asarray(fp, dtype=float)
+    key = (xp.tobytes(), fp.tobytes())
+    spline = _SPLINES.get(key)
+    if spline is None:
+        spline = _SPLINES.put(key, make_interp_spline(xp, fp, k=1))
+    return spline
 
 
 def _interp_extrapolate(x, xp, fp):
