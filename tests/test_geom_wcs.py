@@ -369,3 +369,37 @@ def test_rotated_lonlat_agrees_with_astropy():
     fk5 = SkyCoord(*CRAB, unit="deg", frame="fk5")
     np.testing.assert_allclose(rotated_lonlat(fk5, "galactic"), (fk5.galactic.l.deg, fk5.galactic.b.deg), rtol=0,
                                atol=1e-12)
+
+
+@pytest.mark.parametrize("proj, frame", [("CAR", "icrs"), ("TAN", "galactic"), ("AIT", "fk5")])
+def test_pickled_geometry_has_the_same_wcs_and_no_caches(proj, frame):
+    import pickle
+
+    from dl3lab.reduction.geom._utils import wcs_state
+
+    geom = WcsGeom.create(skydir=(10.0, -30.0), width=3, binsz=0.05, proj=proj, frame=frame)
+    empty = len(pickle.dumps(geom))
+    geom.solid_angle()  # fills the caches
+    assert isinstance(wcs_state(geom.wcs), dict)
+    data = pickle.dumps(geom)
+    assert len(data) == empty  # caches stay behind
+    back = pickle.loads(data)
+    assert back == geom and back.wcs.wcs.compare(geom.wcs.wcs)
+    assert back.wcs.to_header_string() == geom.wcs.to_header_string()
+    pix = np.array([[0.3, 7.9], [59.5, 0.0]])
+    np.testing.assert_array_equal(back.wcs.wcs_pix2world(pix, 0), geom.wcs.wcs_pix2world(pix, 0))
+    np.testing.assert_array_equal(back.solid_angle(), geom.solid_angle())
+
+
+def test_pickled_geometry_keeps_a_wcs_with_more_keywords():
+    import pickle
+
+    from dl3lab.reduction.geom._utils import wcs_state
+
+    geom = WcsGeom.create(skydir=(10.0, -30.0), width=3, binsz=0.05)
+    geom.wcs.wcs.dateobs = "2004-12-04T22:00:00"
+    assert not isinstance(wcs_state(geom.wcs), dict)  # astropy's own pickling
+    back = pickle.loads(pickle.dumps(geom))
+    assert back.wcs.wcs.dateobs == "2004-12-04T22:00:00" and back == geom
+    pix = np.array([[0.3, 7.9], [59.5, 0.0]])
+    np.testing.assert_array_equal(back.wcs.wcs_pix2world(pix, 0), geom.wcs.wcs_pix2world(pix, 0))

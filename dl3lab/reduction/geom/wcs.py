@@ -15,6 +15,8 @@ from ._utils import (
     parse_angle_pair,
     pixel_solid_angles,
     skycoord_lonlat,
+    wcs_from_state,
+    wcs_state,
 )
 from ._wcs_ops import WcsCutoutMaskMixin
 from .base import Geom, _as_axes, pix_to_idx_array
@@ -57,6 +59,18 @@ class WcsGeom(WcsCutoutMaskMixin, Geom):
         self._axes = _as_axes(axes)
         self._frame = frame_from_wcs(wcs)
         self._cache = {}
+
+    def __getstate__(self):
+        # The caches are derived (and may hold large arrays); the WCS travels as its keywords.
+        state = self.__dict__.copy()
+        state["_cache"] = {}
+        state["_wcs"] = wcs_state(self._wcs)
+        return state
+
+    def __setstate__(self, state):
+        state = dict(state)
+        state["_wcs"] = wcs_from_state(state["_wcs"])
+        self.__dict__.update(state)
 
     # ----------------------------------------------------------- creation
     @classmethod
