@@ -153,3 +153,31 @@ def test_partial_cutout_keeps_values_inside_and_zeros_outside():
     # the corner pixel of the parent is inside, the rows and columns beyond its edges are zero
     assert 0 < np.count_nonzero(expected) < expected.size
     assert (cut.counts.data[:, 0, :] == 0).all() and (cut.counts.data[:, :, 0] == 0).all()
+
+
+def test_meta_tables_of_many_stacks_are_joined_when_read(reduced):
+    import pickle
+
+    reference, datasets = reduced
+    parts = [d for d, _ in datasets]
+    stacked = reference.copy(name="stacked")
+    stacked.stack(parts[0])
+    stacked.stack(parts[1])
+    early = copy.copy(stacked)  # shares nothing that later stacks change
+    assert list(stacked.meta_table["OBS_ID"][0]) == RUNS[:2]
+    stacked.stack(parts[2])
+    late = pickle.loads(pickle.dumps(stacked))
+    stacked.stack(parts[0])
+    assert list(early.meta_table["OBS_ID"][0]) == RUNS[:2]
+    assert list(late.meta_table["OBS_ID"][0]) == RUNS
+    assert list(stacked.meta_table["OBS_ID"][0]) == RUNS + RUNS[:1]
+    # the same table as joining them two at a time
+    from dl3lab.reduction.datasets.masks import stack_meta_tables
+
+    pairwise = parts[0].meta_table
+    for part in parts[1:] + parts[:1]:
+        pairwise = stack_meta_tables(pairwise, part.meta_table)
+    assert stacked.meta_table.colnames == pairwise.colnames
+    for name in pairwise.colnames:
+        np.testing.assert_array_equal(np.asarray(stacked.meta_table[name]), np.asarray(pairwise[name]))
+    assert parts[0].meta_table is not stacked.meta_table

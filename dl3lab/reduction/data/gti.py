@@ -5,6 +5,8 @@ from astropy import units as u
 from astropy.table import Table
 from astropy.time import Time
 
+from ..lru import LRUCache
+
 __all__ = ["GTI", "time_reference_from_header"]
 
 
@@ -16,6 +18,9 @@ def time_reference_from_header(header, default_scale="tt"):
         mjdi, mjdf = 0, header["MJDREF"]
     scale = str(header.get("TIMESYS", default_scale)).strip().lower() or default_scale
     return Time(mjdi, mjdf, format="mjd", scale=scale)
+
+
+_SHIFTS = LRUCache(16)
 
 
 class GTI:
@@ -97,7 +102,13 @@ class GTI:
         return Table({"START": self.time_start, "STOP": self.time_stop})
 
     def _in_reference(self, other):
-        shift = (other.reference_time - self.reference_time).to("s")
+        mine, theirs = self.reference_time, other.reference_time
+        key = (mine.scale, float(mine.jd1), float(mine.jd2), theirs.scale, float(theirs.jd1), float(theirs.jd2))
+        if key[:3] == key[3:]:
+            return other._start, other._stop  # the same origin: no shift (adding it would add 0 s)
+        shift = _SHIFTS.get(key)  # stacking many runs converts between the same two origins again and again
+        if shift is None:
+            shift = _SHIFTS.put(key, (theirs - mine).to("s"))
         return other._start + shift, other._stop + shift
 
     def copy(self):

@@ -13,7 +13,7 @@ from ..data.gti import GTI
 from ..maps import Map
 from .background_model import FoVBackgroundModel
 from .irf_maps import EDispKernelMap, EDispMap, PSFMap, diagonal_kernel
-from .masks import same_sky_grid
+from .masks import same_sky_grid, stack_meta_tables
 from .memory import MAP_DTYPE, check_dataset_size, map_dataset_nbytes
 from .stat import cash
 from .summary import format_summary, info_dict
@@ -179,6 +179,23 @@ class MapDataset:
         self.models = models
 
     # --------------------------------------------------------------- basics
+    @property
+    def meta_table(self):
+        """Per-observation meta data (`~astropy.table.Table` of one row of arrays, or None)."""
+        if self._meta_pending:  # (new lists throughout: shallow copies share nothing that changes)
+            self._meta_table, self._meta_pending = stack_meta_tables(self._meta_table, *self._meta_pending), []
+        return self._meta_table
+
+    @meta_table.setter
+    def meta_table(self, value):
+        self._meta_table, self._meta_pending = value, []
+
+    def _append_meta_tables(self, tables):
+        """Stack ``tables`` after the meta table when it is next read (one concatenation for many stacks)."""
+        if self._meta_table is None and not self._meta_pending:
+            self._meta_table, tables = tables[0].copy(), tables[1:]
+        self._meta_pending = self._meta_pending + list(tables)
+
     @property
     def name(self):
         """Dataset name."""

@@ -14,7 +14,7 @@ from astropy import units as u
 
 from ..geom.grid import overlap_slices
 from ..maps import Map
-from .masks import mask_safe_edisp_weights, mask_safe_psf_weights, stack_meta_tables
+from .masks import mask_safe_edisp_weights, mask_safe_psf_weights
 from .stacking import Addend, add_planes, plane_classes
 
 __all__ = ["stack_into", "stack_datasets", "StackCache"]
@@ -133,7 +133,7 @@ def _stack_data(stacked, terms):
             stacked.gti = other.gti.copy() if stacked.gti is None else stacked.gti.stack(other.gti).union()
     tables = [t.other.meta_table for t in terms if t.other.meta_table is not None]
     if tables:
-        stacked.meta_table = stack_meta_tables(stacked.meta_table, *tables)
+        stacked._append_meta_tables(tables)
 
 
 class StackCache:

@@ -66,6 +66,7 @@ class Addend:
         self.per_plane = mask.ndim == values.ndim
         self._classes = classes
         self._scratch = None
+        self._finite = None  # whether all of ``values`` are finite (checked once, on the first plane)
 
     @property
     def classes(self):
@@ -97,8 +98,13 @@ class Addend:
         # One scratch plane per term, reused for every plane (fewer allocations, fewer page faults).
         if self._scratch is None or self._scratch.dtype != dtype:
             self._scratch = np.empty(values.shape, dtype)
-        plane = values if self.factor is None else np.multiply(values, self.factor[k], out=self._scratch)
-        plane = finite(plane).astype(target.dtype, copy=False)
+        if self.factor is None:
+            if self._finite is None:
+                self._finite = all_finite(self.values)  # one pass instead of one per plane
+            plane = values if self._finite else finite(values)
+        else:  # a product may overflow: checked plane by plane
+            plane = finite(np.multiply(values, self.factor[k], out=self._scratch))
+        plane = plane.astype(target.dtype, copy=False)
         view = target[k][self.where]
         if kind == ALL:
             view += plane
