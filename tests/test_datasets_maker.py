@@ -95,49 +95,34 @@ def test_failure_names_observation_and_skip_failed_keeps_others(store_with_broke
     assert [f.obs_id for f in maker.failures] == [23592]
 
 
-def test_groups_of_observations_stack_like_one_observation_at_a_time(hess_dir):
-    from dl3lab.reduction.makers.datasets_maker import GROUP_SIZE, reduce_observation
+def test_stacked_result_equals_stacking_one_observation_at_a_time(hess_dir):
+    from dl3lab.reduction.makers.datasets_maker import reduce_observation
 
     geom, makers = _setup()
-    ids = RUNS + RUNS[:2]  # two tasks: the first GROUP_SIZE observations, then the rest
-    assert GROUP_SIZE < len(ids) < 2 * GROUP_SIZE
+    ids = RUNS + RUNS[:2]
     observations = DataStore.from_dir(hess_dir).get_observations(ids)
     reference = MapDataset.create(geom, name="stacked")
     maker = DatasetsMaker(makers, progress_bar=False)
-    assert maker._group_size(reference, use_cutout=True) == GROUP_SIZE
     serial = maker.run(reference, observations)[0]
     _assert_same(serial, DatasetsMaker(makers, n_jobs=2, progress_bar=False).run(reference, observations)[0])
     manual = reference.copy()
     for obs in observations:
         local = manual.cutout(obs.get_pointing_icrs(obs.tmid).galactic, width=maker.effective_cutout_width)
         manual.stack(reduce_observation(local, obs, makers))
-    for name in ("counts", "mask_safe"):
-        np.testing.assert_array_equal(getattr(serial, name).data, getattr(manual, name).data)
-    # sums of float32 maps taken in another order: equal to float32 rounding
-    for a, b in [(serial.background, manual.background), (serial.exposure, manual.exposure),
-                 (serial.psf.psf_map, manual.psf.psf_map), (serial.edisp.edisp_map, manual.edisp.edisp_map)]:
-        np.testing.assert_allclose(a.data, b.data, rtol=3e-6, atol=1e-6 * np.abs(b.data).max())
+    for a, b in [(serial.counts, manual.counts), (serial.mask_safe, manual.mask_safe),
+                 (serial.background, manual.background), (serial.exposure, manual.exposure),
+                 (serial.psf.psf_map, manual.psf.psf_map), (serial.psf.exposure_map, manual.psf.exposure_map),
+                 (serial.edisp.edisp_map, manual.edisp.edisp_map)]:
+        np.testing.assert_array_equal(a.data, b.data)  # the same additions in the same order
     assert list(serial.meta_table["OBS_ID"][0]) == ids
-    assert serial.exposure.meta["livetime"].to_value("s") == pytest.approx(
-        manual.exposure.meta["livetime"].to_value("s"), rel=1e-12)
+    np.testing.assert_array_equal(serial.gti.met_start, manual.gti.met_start)
+    assert serial.exposure.meta["livetime"] == manual.exposure.meta["livetime"]
 
 
-def test_observations_are_not_grouped_when_the_reference_is_much_larger_than_a_cutout():
-    _, makers = _setup()
-    axis = MapAxis.from_bounds(1, 10, nbin=2, name="energy", unit="TeV", interp="log")
-    large = MapDataset.create(WcsGeom.create(skydir=(83.63, 22.01), axes=[axis], width=20, binsz=0.1))
-    maker = DatasetsMaker(makers, progress_bar=False)  # cutouts of 6 deg: a tenth of the area
-    assert maker._group_size(large, use_cutout=True) == 1
-    maker.cutout_width = "16 deg"
-    assert maker._group_size(large, use_cutout=True) > 1
-    maker.stack_datasets = False
-    assert maker._group_size(large, use_cutout=True) == 1
-
-
-def test_failure_inside_a_group_keeps_the_group_s_other_observations(store_with_broken_run):
+def test_a_failure_among_repeated_runs_keeps_the_others(store_with_broken_run):
     store_dir, _ = store_with_broken_run
     geom, makers = _setup()
-    ids = [23523, 23526, 23592, 23523, 23526]  # the broken run sits in the first group
+    ids = [23523, 23526, 23592, 23523, 23526]
     observations = DataStore.from_dir(store_dir).get_observations(ids)
     for n_jobs in (1, 2):
         maker = DatasetsMaker(makers, n_jobs=n_jobs, progress_bar=False, cutout_width="6 deg", skip_failed=True)
@@ -145,15 +130,3 @@ def test_failure_inside_a_group_keeps_the_group_s_other_observations(store_with_
             result = maker.run(MapDataset.create(geom), observations)[0]
         assert list(result.meta_table["OBS_ID"][0]) == [23523, 23526, 23523, 23526]
         assert [f.obs_id for f in maker.failures] == [23592]
-
-
-def test_group_sizes_shrink_at_the_end_and_depend_on_the_count_only():
-    from dl3lab.reduction.makers.datasets_maker import GROUP_SIZE, group_sizes
-
-    for n in range(1, 60):
-        sizes = group_sizes(n)
-        assert sum(sizes) == n and max(sizes) <= GROUP_SIZE
-        assert sizes == sorted(sizes, reverse=True)
-        assert sizes[-1] == 1  # the last task is a single observation
-        assert sizes.count(GROUP_SIZE) == max(0, (n - 2) // GROUP_SIZE)  # full groups while 6 or more are left
-    assert group_sizes(21) == [4, 4, 4, 4, 2, 2, 1]

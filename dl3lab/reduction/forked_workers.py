@@ -3,8 +3,7 @@
 `run_forked` is the ``"processes"`` executor on systems that can fork. The calling
 process and ``n_jobs - 1`` forked workers share one counter of the next task to
 run; each takes a task, runs it, and takes the next, so all of them stay busy
-until the last task and smaller tasks at the end (see
-`~dl3lab.reduction.makers.datasets_maker.group_sizes`) let them finish together.
+until the last task.
 Workers inherit the tasks through the fork (nothing is pickled on the way in) and
 send each result back through one pipe, large ones through shared memory
 (`~dl3lab.reduction.shared_memory.share_result`). The calling process yields the

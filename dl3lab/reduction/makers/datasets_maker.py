@@ -2,7 +2,6 @@
 
 import warnings
 
-import numpy as np
 import traitlets
 
 from ..datasets.datasets import Datasets
@@ -61,53 +60,11 @@ def _reduce_template_task(template, observation, makers, cutout):
     return _reduce_task(local, observation, makers)
 
 
-#: Consecutive observations one task reduces and stacks before returning (when grouping applies). Fixed,
-#: not derived from the number of workers, so every executor adds the same numbers in the same order.
-GROUP_SIZE = 4
-
-
-def group_sizes(n, size=GROUP_SIZE):
-    """Sizes of the consecutive groups ``n`` observations are split into: ``size`` each while at
-    least one and a half groups are left, then halves of that, down to single observations.
-
-    The smaller groups at the end let the last tasks of several workers finish together.
-    The sizes depend on ``n`` only, never on the executor.
-    """
-    sizes = []
-    while n > 0:
-        while size > 1 and n < size + size // 2:
-            size //= 2
-        sizes.append(size)
-        n -= size
-    return sizes
-#: Groups are used when the reference has at most this many times the pixels of one cutout.
-GROUP_MAX_AREA_RATIO = 2.0
-
-
 def _stackable(result, stacked):
     """``result`` converted for stacking into ``stacked`` (an ON/OFF map dataset into a plain one)."""
     if hasattr(result, "to_map_dataset") and not hasattr(stacked, "counts_off"):
         return result.to_map_dataset(name=result.name)
     return result
-
-
-def _reduce_group_task(template, observations, makers, cutout):
-    """Worker side: reduce consecutive observations and stack them into one new empty reference.
-
-    Returns ``(outcomes, partial)``: per observation None (stacked), `_NoOverlap` or a
-    `ReductionError`, and the partial stack (None if nothing was stacked).
-    """
-    outcomes, partial = [], None
-    for observation in observations:
-        result = _reduce_template_task(template, observation, makers, cutout)
-        if isinstance(result, (_NoOverlap, ReductionError)):
-            outcomes.append(result)
-            continue
-        if partial is None:
-            partial = template.create()
-        partial.stack(_stackable(result, partial))
-        outcomes.append(None)
-    return outcomes, partial
 
 
 class DatasetsMaker(Maker):
@@ -121,7 +78,8 @@ class DatasetsMaker(Maker):
     stack_datasets : bool
         Stack the per-observation datasets into one, or return them all.
     n_jobs : int, optional
-        Number of worker processes (default 1).
+        Number of processes reducing (default 1); with ``"processes"`` this process is
+        one of them (see `dl3lab.reduction.executor`).
     cutout_mode : {"trim", "partial", "strict"}
         Cutout mode around each pointing.
     cutout_width : angle, optional
@@ -137,13 +95,10 @@ class DatasetsMaker(Maker):
 
     Notes
     -----
-    When stacking into a fresh `MapDataset.create` reference that a cutout covers for
-    at least half (`GROUP_MAX_AREA_RATIO`), each task reduces up to `GROUP_SIZE`
-    consecutive observations (smaller groups at the end, see `group_sizes`) and returns
-    their stack, so that workers do most of the stacking and send one dataset per
-    group. The groups never depend on the executor or ``n_jobs``,
-    so every executor gives bit-identical results; compared with stacking one
-    observation at a time, float32 maps differ by float32 rounding only.
+    Each task reduces one observation and returns its dataset; the datasets are
+    stacked in observation order, as they arrive, whatever the executor, so every
+    executor gives the identical stacked dataset, equal to stacking one observation
+    at a time.
     """
 
     tag = "DatasetsMaker"
@@ -187,18 +142,6 @@ class DatasetsMaker(Maker):
             raise outcome
         warnings.warn(str(outcome), stacklevel=3)
 
-    def _group_size(self, dataset, use_cutout):
-        """Observations per task when stacking from a template: `GROUP_SIZE` unless the reference is much
-        larger than a cutout (each task returns a stack on the whole reference geometry)."""
-        if not self.stack_datasets:
-            return 1
-        if not use_cutout:
-            return GROUP_SIZE
-        geom = dataset._geom
-        width = self.effective_cutout_width.to_value("deg")
-        cut = np.minimum(np.ravel(geom.npix)[:2], width / geom.pixel_scales.to_value("deg"))
-        return GROUP_SIZE if np.prod(np.ravel(geom.npix)[:2]) <= GROUP_MAX_AREA_RATIO * np.prod(cut) else 1
-
     def run(self, dataset, observations, datasets=None):
         """Reduce ``observations`` into copies or cutouts of ``dataset``.
 
@@ -229,23 +172,12 @@ class DatasetsMaker(Maker):
         elif template is not None:
             # Workers get the small template and the observations (obs id and file locations) and
             # cut out themselves; this process's copy of the reference serves serial runs and forks.
-            # Stacking tasks take consecutive groups and return one partial stack each.
             template.share(dataset)
             cutout = (self.effective_cutout_width, self.cutout_mode) if use_cutout else None
-            size = self._group_size(dataset, use_cutout)
-            if size > 1:
-                observations, start = list(observations), 0
-                for group_size in group_sizes(len(observations), size):
-                    group = observations[start : start + group_size]
-                    start += group_size
-                    outcomes.append(len(tasks))
-                    tasks.append((template, group, self.makers, cutout))
-                func = _reduce_group_task
-            else:
-                for obs in observations:
-                    outcomes.append(len(tasks))
-                    tasks.append((template, obs, self.makers, cutout))
-                func = _reduce_template_task
+            for obs in observations:
+                outcomes.append(len(tasks))
+                tasks.append((template, obs, self.makers, cutout))
+            func = _reduce_template_task
         else:
             for idx, obs in enumerate(observations):
                 try:
@@ -270,16 +202,6 @@ class DatasetsMaker(Maker):
         try:
             for outcome in outcomes:
                 result = next(results)[1] if isinstance(outcome, int) else outcome
-                if func is _reduce_group_task:
-                    statuses, partial = result
-                    for status in statuses:
-                        if status is not None:
-                            self._report(status)
-                    if partial is not None:
-                        stacked.stack(partial)
-                    if bar is not None:
-                        bar.update(len(statuses))
-                    continue
                 if bar is not None:
                     bar.update(1)
                 if isinstance(result, (_NoOverlap, ReductionError)):
