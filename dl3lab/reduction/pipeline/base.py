@@ -333,13 +333,13 @@ class ChainPipeline(traitlets.HasTraits):
             Called as ``progress(done, total)``.
         executor : str or executor, optional
             Where the first (heaviest) stage of each observation runs: ``"serial"``
-            (default), ``"processes"`` (``n_jobs`` workers), a
+            (default), ``"processes"`` (``n_jobs`` processes; see `dl3lab.reduction.executor`), a
             ``dask.distributed.Client`` or any `concurrent.futures.Executor`. Workers
             get the observation and small creation arguments, never the reference
             dataset; the later stages and the stacking run here, in observation order,
             so every executor gives the identical result.
         n_jobs : int, optional
-            Number of worker processes for ``"processes"``.
+            Number of processes for ``"processes"``.
 
         Returns
         -------
