@@ -96,7 +96,7 @@ def test_dask_failure_names_observation_and_skip_failed(hess_dir, tmp_path, dask
     assert [f.obs_id for f in maker.failures] == [23592]
 
 
-def test_one_dataset_per_observation_in_processes(hess_dir):
+def test_one_dataset_per_observation_in_processes_and_on_dask(hess_dir, dask_client, monkeypatch):
     geom, makers = _setup()
     observations = DataStore.from_dir(hess_dir).get_observations(RUNS[:3])
     datasets = []
@@ -104,14 +104,22 @@ def test_one_dataset_per_observation_in_processes(hess_dir):
         pointing = obs.get_pointing_icrs(obs.tmid)
         own = geom.to_image().cutout(pointing, width=3.0).to_cube([geom.axes["energy"]])
         datasets.append(MapDataset.create(own, name=f"run-{obs.obs_id}"))
-    maker = DatasetsMaker(makers[:2], stack_datasets=False, n_jobs=2, progress_bar=False)
-    result = maker.run(datasets[0], observations, datasets=datasets)
-    assert result.names == [f"run-{obs.obs_id}" for obs in observations]
-    for obs, own, reduced in zip(observations, datasets, result):
-        direct = own
-        for item in makers[:2]:
-            direct = item.run(direct, obs)
-        _assert_same(reduced, direct)
+    templates = []
+    original = DatasetTemplate.from_dataset.__func__
+    monkeypatch.setattr(DatasetTemplate, "from_dataset",
+                        classmethod(lambda cls, d: templates.append(d.name) or original(cls, d)))
+    for executor in ("processes", dask_client):
+        templates.clear()
+        maker = DatasetsMaker(makers[:2], stack_datasets=False, n_jobs=2, executor=executor, progress_bar=False)
+        result = maker.run(datasets[0], observations, datasets=datasets)
+        assert result.names == [f"run-{obs.obs_id}" for obs in observations]
+        # forked workers inherit the datasets; a Dask worker gets a template of each
+        assert templates == ([] if executor == "processes" else result.names)
+        for obs, own, reduced in zip(observations, datasets, result):
+            direct = own
+            for item in makers[:2]:
+                direct = item.run(direct, obs)
+            _assert_same(reduced, direct)
 
 
 def test_template_cutout_equals_the_reference_cutout():

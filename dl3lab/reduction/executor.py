@@ -89,6 +89,12 @@ def runs_in_process(executor, n_jobs, n_tasks):
     return executor in (None, "serial") or (executor == "processes" and resolve_n_jobs(n_jobs, n_tasks) == 1)
 
 
+def forks_workers(executor, n_jobs, n_tasks):
+    """Whether `run_tasks` would run ``n_tasks`` tasks here and in forked workers, which inherit them."""
+    return (executor == "processes" and resolve_n_jobs(n_jobs, n_tasks) > 1 and os.name == "posix"
+            and "fork" in multiprocessing.get_all_start_methods())
+
+
 def run_tasks(func, tasks, executor="serial", n_jobs=None):
     """Run ``func(*task)`` for each task and yield ``(index, result)`` in task order.
 
@@ -141,7 +147,7 @@ def _run_on_processes(func, tasks, n_jobs):
     Elsewhere a pool of ``n_jobs`` spawned workers runs the tasks. Large results
     come back through shared memory (`~dl3lab.reduction.shared_memory.share_result`).
     """
-    if os.name == "posix" and "fork" in multiprocessing.get_all_start_methods():
+    if forks_workers("processes", n_jobs, len(tasks)):
         yield from run_forked(func, tasks, n_jobs, _one_thread)
         return
     context = multiprocessing.get_context("spawn")

@@ -7,7 +7,7 @@ import traitlets
 from ..datasets.datasets import Datasets
 from ..datasets.template import DatasetTemplate
 from ..errors import NoOverlapError, ReductionError
-from ..executor import capture_failure, failure_from_exception, run_tasks, runs_in_process
+from ..executor import capture_failure, failure_from_exception, forks_workers, run_tasks, runs_in_process
 from ..geom._utils import frame_skycoord
 from .core import Maker
 from .safe_mask_maker import SafeMaskMaker
@@ -156,11 +156,12 @@ class DatasetsMaker(Maker):
             dataset._geom, "is_region", False
         )
         executor = self.executor or ("processes" if (self.n_jobs or 1) > 1 else "serial")
-        in_process = runs_in_process(executor, self.n_jobs, len(observations))
+        # Per-observation datasets reduced in this process, or in forked workers that inherit
+        # them, are used as they are; other processes get a template when the dataset is still empty.
+        inherited = runs_in_process(executor, self.n_jobs, len(observations)) or forks_workers(
+            executor, self.n_jobs, len(observations))
         template = DatasetTemplate.from_dataset(dataset) if datasets is None else None
-        # Per-observation datasets reduced in this process are used as they are; other
-        # processes get a template instead when the dataset is still empty.
-        templates = [DatasetTemplate.from_dataset(d) for d in datasets] if datasets is not None and not in_process \
+        templates = [DatasetTemplate.from_dataset(d) for d in datasets] if datasets is not None and not inherited \
             else []
         tasks, outcomes = [], []
         if templates and all(t is not None for t in templates):
