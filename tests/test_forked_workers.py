@@ -45,12 +45,17 @@ def _fail_on(x, bad):
     return x
 
 
-def test_an_exception_in_a_task_is_raised_in_its_turn():
+def _values_before(error, match, func, tasks):
+    """The values yielded on two processes before ``error`` is raised (the test fails without it)."""
     seen = []
-    with pytest.raises(ValueError, match="task 5 is broken"):
-        for _, value in executor.run_tasks(_fail_on, [(i, 5) for i in range(8)], executor="processes", n_jobs=2):
+    with pytest.raises(error, match=match):
+        for _, value in executor.run_tasks(func, tasks, executor="processes", n_jobs=2):
             seen.append(value)
-    assert seen == [0, 1, 2, 3, 4]
+    return seen
+
+
+def test_an_exception_in_a_task_is_raised_in_its_turn():
+    assert _values_before(ValueError, "task 5 is broken", _fail_on, [(i, 5) for i in range(8)]) == [0, 1, 2, 3, 4]
     # the same in a worker, whose traceback comes along
     with pytest.raises(ValueError, match="task 3 is broken") as info:
         list(executor.run_tasks(_fail_in_worker, [(i, os.getpid()) for i in range(4)], executor="processes",
@@ -74,12 +79,8 @@ def _die_in_worker(x, parent):
 def test_a_worker_that_dies_is_reported():
     import multiprocessing
 
-    results = []
-    with pytest.raises(WorkerDiedError, match="exit code 7 while running task 3"):
-        for _, value in executor.run_tasks(_die_in_worker, [(i, os.getpid()) for i in range(4)],
-                                           executor="processes", n_jobs=2):
-            results.append(value)
-    assert results == [0, 1, 2]
+    tasks = [(i, os.getpid()) for i in range(4)]
+    assert _values_before(WorkerDiedError, "exit code 7 while running task 3", _die_in_worker, tasks) == [0, 1, 2]
     assert multiprocessing.active_children() == []
 
 
@@ -133,3 +134,24 @@ def test_spawned_pool_where_fork_is_missing(monkeypatch):
                                   n_jobs=2))
     assert [idx for idx, _ in out] == [0, 1]
     assert np.all(out[0][1] == 2.0) and np.all(out[1][1] == 1.0)
+
+
+def _slow_worker_fails_on_two(x, parent):
+    time.sleep(0.01 if os.getpid() == parent else 0.3)
+    return _fail_on(x, 2)
+
+
+def test_an_exception_in_the_callers_own_task_comes_after_the_results_before_it():
+    tasks = [(i, os.getpid()) for i in range(5)]
+    assert _values_before(ValueError, "task 2 is broken", _slow_worker_fails_on_two, tasks) == [0, 1]
+
+
+def test_a_dead_worker_loses_only_its_task():
+    import multiprocessing
+
+    lost = []
+    out = list(executor.run_tasks(_die_in_worker, [(i, os.getpid()) for i in range(8)], executor="processes",
+                                  n_jobs=3, on_lost=lambda i, exc: lost.append((i, str(exc))) or "lost"))
+    assert [v for _, v in out] == [0, 1, 2, "lost", 4, 5, 6, 7]
+    assert lost[0][0] == 3 and "exit code 7" in lost[0][1]
+    assert multiprocessing.active_children() == []

@@ -11,6 +11,7 @@ import concurrent.futures
 import contextlib
 import multiprocessing
 import os
+import threading
 import traceback
 
 from .errors import DL3LabError, ReductionError
@@ -29,10 +30,14 @@ __all__ = [
 
 _MAX_THREADS = None
 _POOL = None
+_THIS_THREAD = threading.local()  # a limit for one thread only (see `_one_thread`)
 
 
 def max_threads():
     """Upper limit on helper threads inside one reduction (default: the CPU count; 1 in worker processes)."""
+    own = getattr(_THIS_THREAD, "limit", None)
+    if own is not None:
+        return own
     if _MAX_THREADS is not None:
         return _MAX_THREADS
     env = os.environ.get("DL3LAB_THREADS")
@@ -58,7 +63,7 @@ def _worker_init():
 
 
 def resolve_n_jobs(n_jobs, n_tasks):
-    """Number of worker processes: ``n_jobs`` capped at the task and CPU counts (at least 1)."""
+    """Number of processes: ``n_jobs`` capped at the task and CPU counts (at least 1)."""
     n_jobs = 1 if n_jobs is None else int(n_jobs)
     return max(1, min(n_jobs, n_tasks, os.cpu_count() or 1))
 
@@ -95,7 +100,7 @@ def forks_workers(executor, n_jobs, n_tasks):
             and "fork" in multiprocessing.get_all_start_methods())
 
 
-def run_tasks(func, tasks, executor="serial", n_jobs=None):
+def run_tasks(func, tasks, executor="serial", n_jobs=None, on_lost=None):
     """Run ``func(*task)`` for each task and yield ``(index, result)`` in task order.
 
     Parameters
@@ -108,6 +113,9 @@ def run_tasks(func, tasks, executor="serial", n_jobs=None):
         ``"serial"``, ``"processes"``, or an object with ``submit``.
     n_jobs : int, optional
         Number of processes working for ``"processes"`` (see `_run_on_processes`).
+    on_lost : callable, optional
+        ``on_lost(index, error)``: the value to yield for a task whose forked worker died
+        (`~dl3lab.reduction.forked_workers.WorkerDiedError`); by default the error is raised.
     """
     tasks = list(tasks)
     if runs_in_process(executor, n_jobs, len(tasks)):
@@ -115,7 +123,7 @@ def run_tasks(func, tasks, executor="serial", n_jobs=None):
             yield idx, func(*args)
         return
     if executor == "processes":
-        yield from _run_on_processes(func, tasks, resolve_n_jobs(n_jobs, len(tasks)))
+        yield from _run_on_processes(func, tasks, resolve_n_jobs(n_jobs, len(tasks)), on_lost)
         return
     if not hasattr(executor, "submit"):
         raise TypeError(f"executor must be 'serial', 'processes' or have a submit() method, got {executor!r}")
@@ -130,36 +138,37 @@ def _run_shared(func, *args):
 
 @contextlib.contextmanager
 def _one_thread():
-    """Limit this process to one core while it works beside worker processes (restored afterwards)."""
-    previous = _MAX_THREADS
-    set_max_threads(1)
+    """Limit the calling thread to one core while it works beside worker processes (restored afterwards)."""
+    previous = getattr(_THIS_THREAD, "limit", None)
+    _THIS_THREAD.limit = 1
     try:
         yield
     finally:
-        set_max_threads(previous)
+        _THIS_THREAD.limit = previous
 
 
-def _run_on_processes(func, tasks, n_jobs):
+def _run_on_processes(func, tasks, n_jobs, on_lost=None):
     """`run_tasks` on ``n_jobs`` processes.
 
     Where processes can be forked, this process works as one of them beside
     ``n_jobs - 1`` forked workers (`~dl3lab.reduction.forked_workers.run_forked`).
-    Elsewhere a pool of ``n_jobs`` spawned workers runs the tasks. Large results
-    come back through shared memory (`~dl3lab.reduction.shared_memory.share_result`).
+    Elsewhere a pool of ``n_jobs`` spawned workers runs the tasks. On POSIX systems
+    large results come back through shared memory
+    (`~dl3lab.reduction.shared_memory.share_result`).
     """
     if forks_workers("processes", n_jobs, len(tasks)):
-        yield from run_forked(func, tasks, n_jobs, _one_thread)
+        yield from run_forked(func, tasks, n_jobs, _one_thread, on_lost=on_lost)
         return
     context = multiprocessing.get_context("spawn")
     futures = []
+    pool = concurrent.futures.ProcessPoolExecutor(max_workers=n_jobs, mp_context=context, initializer=_worker_init)
     try:
-        with concurrent.futures.ProcessPoolExecutor(max_workers=n_jobs, mp_context=context,
-                                                    initializer=_worker_init) as pool:
-            futures = [pool.submit(_run_shared, func, *args) for args in tasks]
-            for idx, future in enumerate(futures):
-                yield idx, load_result(future.result())
-                futures[idx] = None
+        futures = [pool.submit(_run_shared, func, *args) for args in tasks]
+        for idx, future in enumerate(futures):
+            yield idx, load_result(future.result())
+            futures[idx] = None
     finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # stopping early: tasks not started never run
         for future in futures:
             if future is not None and future.done() and not future.cancelled() and future.exception() is None:
                 discard_result(future.result())

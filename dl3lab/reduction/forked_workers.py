@@ -3,17 +3,18 @@
 `run_forked` is the ``"processes"`` executor on systems that can fork. The calling
 process and ``n_jobs - 1`` forked workers share one counter of the next task to
 run; each takes a task, runs it, and takes the next, so all of them stay busy
-until the last task.
-Workers inherit the tasks through the fork (nothing is pickled on the way in) and
-send each result back through one pipe, large ones through shared memory
-(`~dl3lab.reduction.shared_memory.share_result`). The calling process yields the
-results in task order, in between its own tasks.
+until the last task. Workers inherit the tasks through the fork (nothing is
+pickled on the way in) and send each result back through a pipe of their own,
+large ones through shared memory (`~dl3lab.reduction.shared_memory.share_result`).
+The calling process yields the results in task order, in between its own tasks.
+A worker that dies loses only the task it was running; the others go on.
 """
 
 import gc
 import itertools
 import multiprocessing
 import multiprocessing.connection
+import signal
 import traceback
 
 from .shared_memory import discard_result, load_result, share_result
@@ -26,7 +27,11 @@ _TOKENS = itertools.count()
 
 
 class WorkerDiedError(RuntimeError):
-    """A worker process ended (killed, crashed) while it was running a task."""
+    """A worker process ended (killed, crashed) while it was running task ``index``."""
+
+    def __init__(self, message, index=None):
+        super().__init__(message)
+        self.index = index
 
 
 class WorkerTraceback(Exception):
@@ -37,50 +42,54 @@ class WorkerTraceback(Exception):
 
 
 class _Raised:
-    """An exception raised by a task in a worker, re-raised by the caller when its turn comes."""
+    """An exception raised by a task, raised again by the caller when the task's turn comes."""
 
-    def __init__(self, exc):
+    def __init__(self, exc, remote=True):
         self.exc = exc
-        self.text = "".join(traceback.format_exception(exc))
+        self.text = "".join(traceback.format_exception(exc)) if remote else None
 
     def reraise(self):
+        if self.text is None:
+            raise self.exc
         raise self.exc from WorkerTraceback(self.text)
 
 
-def _claim(counter, n):
+def _claim(counter, n, current=None, slot=None):
+    """The next task to run (``n`` when none is left), recorded as ``current[slot]`` under the same lock."""
     with counter.get_lock():
         index = counter.value
         if index < n:
             counter.value = index + 1
+            if current is not None:
+                current[slot] = index
     return index
 
 
 def _worker(token, slot):
     from .executor import set_max_threads
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the caller decides what an interrupt stops
     # Inherited objects live as long as the worker: the garbage collector need not scan them
     # (nor write to their pages, which the fork shares with this process's parent).
     gc.freeze()
     set_max_threads(1)
-    func, tasks, counter, current, writer, lock = _INHERITED[token]
-    while (index := _claim(counter, len(tasks))) < len(tasks):
-        current[slot] = index
+    func, tasks, counter, current, writers = _INHERITED[token]
+    writer = writers[slot]
+    while (index := _claim(counter, len(tasks), current, slot)) < len(tasks):
         try:
             value = share_result(func(*tasks[index]))
         except Exception as exc:
             value = _Raised(exc)
         try:
-            with lock:
-                writer.send((index, value))
+            writer.send((index, value))
         except Exception as exc:  # the value could not be pickled: report that instead
             discard_result(value)
-            with lock:
-                writer.send((index, _Raised(exc)))
+            writer.send((index, _Raised(exc)))
         current[slot] = -1
     writer.close()
 
 
-def run_forked(func, tasks, n_jobs, run_here):
+def run_forked(func, tasks, n_jobs, run_here, on_lost=None):
     """Yield ``(index, func(*tasks[index]))`` in task order, computed here and in ``n_jobs - 1`` forked workers.
 
     Parameters
@@ -94,41 +103,51 @@ def run_forked(func, tasks, n_jobs, run_here):
     run_here : callable
         Context manager factory wrapped around each task this process runs (e.g. to
         limit its threads while workers run beside it).
+    on_lost : callable, optional
+        ``on_lost(index, error)`` gives the value to yield for a task whose worker died
+        (a `WorkerDiedError`); without it the error is raised in the task's turn.
 
     Raises
     ------
     WorkerDiedError
-        If a worker ends while it runs a task.
+        If a worker ends while it runs a task (and there is no ``on_lost``).
     """
     context = multiprocessing.get_context("fork")
     n = len(tasks)
     counter = context.Value("q", 0)
     current = context.Array("q", [-1] * (n_jobs - 1))
-    reader, writer = context.Pipe(duplex=False)
-    lock = context.Lock()
+    pipes = [context.Pipe(duplex=False) for _ in range(n_jobs - 1)]
+    readers, writers = [p[0] for p in pipes], [p[1] for p in pipes]
     token = next(_TOKENS)
-    _INHERITED[token] = (func, tasks, counter, current, writer, lock)
-    workers = []
-    done = {}
+    _INHERITED[token] = (func, tasks, counter, current, writers)
+    workers, done, open_readers = [], {}, list(readers)
     try:
         for slot in range(n_jobs - 1):
             worker = context.Process(target=_worker, args=(token, slot), daemon=True)
             worker.start()
             workers.append(worker)
-        writer.close()  # the workers hold their own ends
+        for writer in writers:
+            writer.close()  # the workers hold their own ends
         for index in range(n):
             while index not in done:
-                _receive(reader, done)
+                _receive(open_readers, done)
+                _collect_lost(workers, current, done)
                 if index in done:
                     break
                 mine = _claim(counter, n)
                 if mine < n:
-                    with run_here():
-                        done[mine] = func(*tasks[mine])
+                    try:
+                        with run_here():
+                            done[mine] = func(*tasks[mine])
+                    except Exception as exc:  # raised in its turn, after the results before it
+                        done[mine] = _Raised(exc, remote=False)
                     continue
-                _wait(reader, done, workers, current, index)
+                _wait(open_readers, workers, done, current)
             value = done.pop(index)
             if isinstance(value, _Raised):
+                if on_lost is not None and isinstance(value.exc, WorkerDiedError):
+                    yield index, on_lost(index, value.exc)
+                    continue
                 value.reraise()
             yield index, load_result(value)
     except KeyboardInterrupt:
@@ -137,57 +156,59 @@ def run_forked(func, tasks, n_jobs, run_here):
         raise
     finally:
         _INHERITED.pop(token, None)
-        writer.close()
+        for writer in writers:
+            writer.close()
         with counter.get_lock():
             counter.value = n  # no new tasks for anyone
         try:
-            _finish(reader, done, workers)
+            _finish(open_readers, workers, done)
         finally:
             for value in done.values():  # results nobody will load (the caller stopped early)
                 discard_result(value)
-            reader.close()
+            for reader in readers:
+                reader.close()
 
 
-def _receive(reader, done, block=False):
-    """Move the results waiting in the pipe into ``done`` (with ``block``, wait for one first).
-
-    Returns False once every worker has closed its end of the pipe.
-    """
-    try:
-        while block or reader.poll():
-            index, value = reader.recv()
-            done[index] = value
-            block = False
-    except EOFError:
-        return False
-    return True
+def _receive(open_readers, done, ready=None):
+    """Move the results waiting in the pipes (``ready`` ones, or all) into ``done``; drop closed pipes."""
+    for reader in list(open_readers if ready is None else ready):
+        if reader not in open_readers:
+            continue
+        try:
+            while reader.poll():
+                index, value = reader.recv()
+                done[index] = value
+        except (EOFError, OSError):  # the worker has closed its end (or ended)
+            open_readers.remove(reader)
 
 
-def _wait(reader, done, workers, current, index):
-    """Wait until a result arrives; raise `WorkerDiedError` if the worker running ``index`` ended."""
-    open_pipe = True
-    while True:
-        alive = [w.sentinel for w in workers if w.exitcode is None]  # one look, so the list is never stale
-        ready = multiprocessing.connection.wait(([reader] if open_pipe else []) + alive)
-        open_pipe = _receive(reader, done, block=reader in ready)  # also what an ending worker sent
-        if index in done:
-            return
-        for slot, worker in enumerate(workers):
-            if worker.exitcode is not None and (worker.exitcode != 0 or current[slot] >= 0):
-                raise WorkerDiedError(
-                    f"worker process {worker.pid} ended with exit code {worker.exitcode} "
-                    f"while running task {current[slot]}"
-                )
-        if not alive:
-            raise WorkerDiedError(f"every worker process ended before task {index} was done")
+def _collect_lost(workers, current, done):
+    """Record a `WorkerDiedError` for the task of every worker that ended while running it."""
+    for slot, worker in enumerate(workers):
+        index = current[slot]
+        if index >= 0 and index not in done and worker.exitcode is not None:
+            done[index] = _Raised(WorkerDiedError(
+                f"worker process {worker.pid} ended with exit code {worker.exitcode} while running task {index}",
+                index=index), remote=False)
+            current[slot] = -1
 
 
-def _finish(reader, done, workers):
+def _wait(open_readers, workers, done, current):
+    """Wait for a result, or for a worker to end."""
+    alive = [w.sentinel for w in workers if w.exitcode is None]  # one look, so the list is never stale
+    if not open_readers and not alive:
+        raise WorkerDiedError("every worker process ended before all tasks were done")
+    ready = multiprocessing.connection.wait(open_readers + alive)
+    _receive(open_readers, done, [r for r in ready if r in open_readers])
+    _receive(open_readers, done)  # also what an ending worker sent
+    _collect_lost(workers, current, done)
+
+
+def _finish(open_readers, workers, done):
     """Let the workers end their current tasks (reading what they send, so none blocks), then reap them."""
-    open_pipe = True
     while alive := [w.sentinel for w in workers if w.exitcode is None]:
-        multiprocessing.connection.wait(([reader] if open_pipe else []) + alive)
-        open_pipe = _receive(reader, done)
-    _receive(reader, done)
+        multiprocessing.connection.wait(open_readers + alive)
+        _receive(open_readers, done)
+    _receive(open_readers, done)
     for worker in workers:
         worker.join()
