@@ -130,3 +130,35 @@ def test_a_failure_among_repeated_runs_keeps_the_others(store_with_broken_run):
             result = maker.run(MapDataset.create(geom), observations)[0]
         assert list(result.meta_table["OBS_ID"][0]) == [23523, 23526, 23523, 23526]
         assert [f.obs_id for f in maker.failures] == [23592]
+
+
+class _KillWorkerOn:
+    """A maker that ends the worker process (not the calling one) reducing one observation."""
+
+    def __init__(self, obs_id, parent):
+        self.obs_id, self.parent = obs_id, parent
+
+    def run(self, dataset, observation):
+        import os
+        import time
+
+        if os.getpid() == self.parent:
+            time.sleep(0.5)  # the worker takes the other observations
+        elif observation.obs_id == self.obs_id:
+            os._exit(9)
+        return dataset
+
+
+@pytest.mark.skipif(not hasattr(__import__("os"), "fork"), reason="forked workers")
+def test_a_killed_worker_fails_its_observation_only(hess_dir):
+    import os
+
+    geom, makers = _setup()
+    observations = DataStore.from_dir(hess_dir).get_observations(RUNS)
+    maker = DatasetsMaker(makers + [_KillWorkerOn(RUNS[2], os.getpid())], n_jobs=2, progress_bar=False,
+                          skip_failed=True)
+    with pytest.warns(UserWarning, match=str(RUNS[2])):
+        result = maker.run(MapDataset.create(geom), observations)[0]
+    assert [f.obs_id for f in maker.failures] == [RUNS[2]]
+    assert "exit code 9" in str(maker.failures[0])
+    assert sorted(result.meta_table["OBS_ID"][0]) == sorted(RUNS[:2] + RUNS[3:])

@@ -78,8 +78,8 @@ class DatasetsMaker(Maker):
     stack_datasets : bool
         Stack the per-observation datasets into one, or return them all.
     n_jobs : int, optional
-        Number of processes reducing (default 1); with ``"processes"`` this process is
-        one of them (see `dl3lab.reduction.executor`).
+        Number of processes reducing with ``"processes"`` (default 1); where processes can
+        be forked this process is one of them (see `dl3lab.reduction.executor`).
     cutout_mode : {"trim", "partial", "strict"}
         Cutout mode around each pointing.
     cutout_width : angle, optional
@@ -192,7 +192,9 @@ class DatasetsMaker(Maker):
                 outcomes.append(len(tasks))
                 tasks.append((local, obs, self.makers))
             func = _reduce_task
-        results = run_tasks(func, tasks, executor=executor, n_jobs=self.n_jobs)
+        # a task lost with its worker process (killed, crashed) is a failure of its observation
+        lost = lambda index, exc: failure_from_exception(exc, tasks[index][1].obs_id)  # noqa: E731
+        results = run_tasks(func, tasks, executor=executor, n_jobs=self.n_jobs, on_lost=lost)
         bar = None
         if self.progress_bar and tasks:
             from tqdm import tqdm
@@ -215,8 +217,8 @@ class DatasetsMaker(Maker):
             results.close()  # stops the workers if a failure ended the loop early
             if bar is not None:
                 bar.close()
-        if template is not None:
-            template.release()
+            if template is not None:
+                template.release()
         if stacked is not None:
             return Datasets([stacked])
         return collected
