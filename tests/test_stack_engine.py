@@ -181,3 +181,14 @@ def test_meta_tables_of_many_stacks_are_joined_when_read(reduced):
     for name in pairwise.colnames:
         np.testing.assert_array_equal(np.asarray(stacked.meta_table[name]), np.asarray(pairwise[name]))
     assert parts[0].meta_table is not stacked.meta_table
+
+
+def test_stacked_meta_table_keeps_the_values_stacked(reduced):
+    reference, datasets = reduced
+    part = copy.copy(datasets[1][0])
+    part.meta_table = datasets[1][0].meta_table.copy()
+    stacked = reference.copy(name="stacked")
+    stacked.stack(datasets[0][0])
+    stacked.stack(part)
+    part.meta_table["OBS_ID"][0] = 999  # changed after stacking, before the stacked table is read
+    assert list(stacked.meta_table["OBS_ID"][0]) == RUNS[:2]

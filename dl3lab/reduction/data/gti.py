@@ -104,11 +104,14 @@ class GTI:
     def _in_reference(self, other):
         mine, theirs = self.reference_time, other.reference_time
         key = (mine.scale, float(mine.jd1), float(mine.jd2), theirs.scale, float(theirs.jd1), float(theirs.jd2))
-        if key[:3] == key[3:]:
+        plain = mine.location is None and theirs.location is None  # a location changes TDB offsets
+        if plain and key[:3] == key[3:]:
             return other._start, other._stop  # the same origin: no shift (adding it would add 0 s)
-        shift = _SHIFTS.get(key)  # stacking many runs converts between the same two origins again and again
+        shift = _SHIFTS.get(key) if plain else None  # stacking converts between the same origins again and again
         if shift is None:
-            shift = _SHIFTS.put(key, (theirs - mine).to("s"))
+            shift = (theirs - mine).to("s")
+            if plain:
+                _SHIFTS.put(key, shift)
         return other._start + shift, other._stop + shift
 
     def copy(self):

@@ -192,9 +192,10 @@ class MapDataset:
 
     def _append_meta_tables(self, tables):
         """Stack ``tables`` after the meta table when it is next read (one concatenation for many stacks)."""
+        tables = [table.copy() for table in tables]  # as they are now (one-row tables: cheap)
         if self._meta_table is None and not self._meta_pending:
-            self._meta_table, tables = tables[0].copy(), tables[1:]
-        self._meta_pending = self._meta_pending + list(tables)
+            self._meta_table, tables = tables[0], tables[1:]
+        self._meta_pending = self._meta_pending + tables
 
     @property
     def name(self):

@@ -201,6 +201,7 @@ def rotate_lonlat(lon, lat, source, target):
     xyz = np.stack([clat * np.cos(lon), clat * np.sin(lon), np.sin(lat)])
     x, y, z = np.tensordot(_rotation(source, target), xyz, axes=1)
     out_lon = np.degrees(np.arctan2(y, x)) % 360.0
+    out_lon = np.where(out_lon >= 360.0, 0.0, out_lon)  # -1e-17 % 360 rounds to 360
     out_lat = np.degrees(np.arctan2(z, np.hypot(x, y)))
     return out_lon, out_lat
 
