@@ -155,3 +155,40 @@ def test_a_dead_worker_loses_only_its_task():
     assert [v for _, v in out] == [0, 1, 2, "lost", 4, 5, 6, 7]
     assert lost[0][0] == 3 and "exit code 7" in lost[0][1]
     assert multiprocessing.active_children() == []
+
+
+def test_forked_workers_do_not_inherit_held_cache_locks_or_unfinished_reads():
+    import concurrent.futures
+
+    from dl3lab.reduction.data.fits_file import FitsFileCache
+    from dl3lab.reduction.lru import LRUCache
+
+    cache, files = LRUCache(4), FitsFileCache()
+    files._loading["run.fits.gz"] = concurrent.futures.Future()  # a read that never finishes here
+    held, release = threading.Event(), threading.Event()
+
+    def hold():
+        with cache._lock:  # another thread holds the lock while the workers are forked
+            held.set()
+            release.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait(10)
+    try:
+        def probe(i, parent):
+            if os.getpid() == parent:
+                time.sleep(0.2)
+                return None
+            free = cache._lock.acquire(timeout=2)
+            if free:
+                cache._lock.release()
+            return free, len(files._loading)
+
+        out = [v for _, v in executor.run_tasks(probe, [(i, os.getpid()) for i in range(6)], executor="processes",
+                                                n_jobs=2) if v is not None]
+    finally:
+        release.set()
+        holder.join()
+    assert out and all(v == (True, 0) for v in out)
+    assert len(files._loading) == 1  # this process is untouched

@@ -1,9 +1,24 @@
 """A small thread-safe least-recently-used cache for derived arrays."""
 
+import os
 import threading
+import weakref
 from collections import OrderedDict
 
 __all__ = ["LRUCache"]
+
+_CACHES = weakref.WeakSet()
+
+
+def _new_locks_after_fork():
+    # A forked child has only the forking thread: a lock another thread held at the fork
+    # would never be released there.
+    for cache in list(_CACHES):
+        cache._lock = threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_locks_after_fork)
 
 
 class LRUCache:
@@ -17,6 +32,7 @@ class LRUCache:
         self.maxsize = maxsize
         self._data = OrderedDict()
         self._lock = threading.Lock()
+        _CACHES.add(self)
 
     def get(self, key, default=None):
         with self._lock:

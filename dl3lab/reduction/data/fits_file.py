@@ -1,6 +1,8 @@
 """Read a DL3 FITS file once and hand out its table HDUs, with clear errors."""
 
 import gzip
+import os
+import weakref
 
 from ..errors import DataFormatError, MissingDataError
 from .fits_tables import read_fits_tables
@@ -11,6 +13,18 @@ except ImportError:  # pragma: no cover -- a platform without isal wheels
     _gunzip = gzip.decompress
 
 __all__ = ["FitsFileCache"]
+
+_CACHES = weakref.WeakSet()
+
+
+def _forget_reads_after_fork():
+    # A read in a helper thread of the parent never finishes in a forked child: read again there.
+    for cache in list(_CACHES):
+        cache._loading = {}
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_reads_after_fork)
 
 
 class FitsFileCache:
@@ -23,6 +37,7 @@ class FitsFileCache:
     def __init__(self):
         self._open = {}
         self._loading = {}  # path -> future of a read started by `prefetch`
+        _CACHES.add(self)
 
     def get_hdu(self, location):
         """The table HDU at ``location`` (a `HDULocation`)."""
