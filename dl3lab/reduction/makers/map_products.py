@@ -8,7 +8,7 @@ import numpy as np
 from astropy import units as u
 
 from .irf_projection import SeparableIRF, evaluate_separable, outside_edges
-from .sky import pointing_offsets, to_frame_deg
+from .sky import events_in_frame, pointing_offsets
 
 __all__ = [
     "fill_counts",
@@ -30,10 +30,7 @@ def fill_counts(geom, events):
     Bin ``i`` covers pixel coordinates ``[i - 1/2, i + 1/2)``; the energy lower edge
     is included and the upper edge excluded.
     """
-    if geom.frame == "icrs":
-        lon, lat = events.ra_deg, events.dec_deg
-    else:
-        lon, lat = to_frame_deg(events.radec, geom.frame)
+    lon, lat = events_in_frame(events, geom.frame)
     x, y = geom.wcs.wcs_world2pix(lon, lat, 0)
     nx, ny = (int(n) for n in np.ravel(geom.npix)[:2])
     energy_axis = geom.axes["energy"]

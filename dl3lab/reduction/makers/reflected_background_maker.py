@@ -11,21 +11,19 @@ from regions import CircleSkyRegion, PointSkyRegion
 from ..datasets.spectrum import SpectrumDatasetOnOff
 from ..errors import IncompatibleRegionError
 from ..geom import RegionGeom
-from ..geom._utils import frame_from_wcs
+from ..geom._utils import frame_from_wcs, rotated_lonlat
 from ..maps import Map
 from .core import Maker
 from .region_finders import OffRegions, ReflectedRegionsFinder, RegionsFinder
 from .region_products import (
     count_rad_max,
-    events_in_frame,
     events_pointing_deg,
     histogram_energy,
     icrs_deg,
-    lonlat_in_frame,
     north_pixel_scale,
     point_centres_icrs,
 )
-from .sky import angular_separation_deg
+from .sky import angular_separation_deg, events_in_frame
 from .traits import OptionalInstance
 
 __all__ = ["ReflectedRegionsBackgroundMaker", "check_rad_max_region"]
@@ -246,7 +244,7 @@ def _inside_any(regions, wcs, events, circles=None):
     others = [r for r in regions if not isinstance(r, (CircleSkyRegion, PointSkyRegion))]
     if circles is None and any(isinstance(r, CircleSkyRegion) for r in regions):
         parts = [r for r in regions if isinstance(r, CircleSkyRegion)]
-        c_lon, c_lat = (np.array(v) for v in zip(*(lonlat_in_frame(r.center, frame) for r in parts)))
+        c_lon, c_lat = (np.array(v) for v in zip(*(rotated_lonlat(r.center, frame) for r in parts)))
         circles = (c_lon, c_lat, np.array([r.radius.to_value("deg") for r in parts]))
     if circles is not None:
         c_lon, c_lat, radius_deg = circles

@@ -33,9 +33,10 @@ from regions import (
 
 from ..geom import WcsGeom
 from ..geom._regions import pixel_bbox
+from ..geom._utils import rotated_lonlat
 from .core import _format_value
-from .region_products import circle_on_wcs, lonlat_in_frame, north_pixel_scale
-from .sky import angular_separation_deg, to_frame_deg
+from .region_products import circle_on_wcs, north_pixel_scale
+from .sky import angular_separation_deg
 from .traits import AngleTrait
 
 __all__ = [
@@ -85,7 +86,7 @@ def _mask_image(mask):
 def _transform(lon, lat, frame_in, frame_out):
     if frame_in == frame_out:
         return lon, lat
-    return to_frame_deg(SkyCoord(lon, lat, unit="deg", frame=frame_in), frame_out)
+    return rotated_lonlat(SkyCoord(lon, lat, unit="deg", frame=frame_in), frame_out)
 
 
 def lookup_exclusion(mask, wcs, frame, x, y):
@@ -113,8 +114,8 @@ class _Reference:
         if not hasattr(region, "center") or isinstance(region, CompoundSkyRegion):
             raise TypeError(f"the ON region must be a single sky region with a centre, got {type(region).__name__}")
         self.frame = region.center.frame.name
-        c_lon, c_lat = lonlat_in_frame(center, self.frame)
-        r_lon, r_lat = lonlat_in_frame(region.center, self.frame)
+        c_lon, c_lat = rotated_lonlat(center, self.frame)
+        r_lon, r_lat = rotated_lonlat(region.center, self.frame)
         width = 4 * float(angular_separation_deg(r_lon, r_lat, c_lon, c_lat)) + 0.3
         skydir = SkyCoord(float(c_lon), float(c_lat), unit="deg", frame=self.frame)
         self.geom = WcsGeom.create(skydir=skydir, binsz=binsz, width=width * u.deg, frame=self.frame, proj="TAN")

@@ -18,16 +18,14 @@ from ..geom._utils import frame_from_wcs, rotated_lonlat
 from ..interpolation import trapz_loglog_from_log
 from .background_projection import fov_coordinates
 from .irf_projection import evaluate_separable
-from .sky import angular_separation_deg, solid_angle_sr, to_frame_deg
+from .sky import angular_separation_deg, events_in_frame, solid_angle_sr
 
 __all__ = [
     "north_pixel_scale",
-    "lonlat_in_frame",
     "circle_on_wcs",
     "icrs_deg",
     "region_center_icrs",
     "region_pixels_icrs",
-    "events_in_frame",
     "histogram_energy",
     "count_in_region",
     "events_pointing_deg",
@@ -58,15 +56,9 @@ def north_pixel_scale(wcs, lon, lat):
     return np.asarray(x), np.asarray(y), _NORTH_OFFSET_ARCSEC / np.hypot(xn - x, yn - y)
 
 
-def lonlat_in_frame(skycoord, frame):
-    """Longitude and latitude (deg, float arrays) of a SkyCoord in ``frame``."""
-    lon, lat = rotated_lonlat(skycoord, frame)
-    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
-
-
 def circle_on_wcs(region, wcs):
     """Pixel centre ``(x, y)`` and pixel radius of a `~regions.CircleSkyRegion` on ``wcs`` (spec §2.6 rule)."""
-    lon, lat = lonlat_in_frame(region.center, frame_from_wcs(wcs))
+    lon, lat = rotated_lonlat(region.center, frame_from_wcs(wcs))
     x, y, scale = north_pixel_scale(wcs, lon, lat)
     return float(x), float(y), float(region.radius.to_value("arcsec") / scale)
 
@@ -101,13 +93,6 @@ def region_pixels_icrs(geom, factor=10):
     return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float), weights[keep], omega
 
 
-def events_in_frame(events, frame):
-    """Event longitudes and latitudes (deg) in ``frame``."""
-    if frame == "icrs":
-        return events.ra_deg, events.dec_deg
-    return to_frame_deg(events.radec, frame)
-
-
 def histogram_energy(energy_axis, energy_tev, select=None):
     """Counts per reco-energy bin (lower edge included, upper excluded), shape ``(n_E, 1, 1)`` float32."""
     if select is not None:
@@ -126,7 +111,7 @@ def count_in_region(geom, events):
     elif isinstance(geom.region, CircleSkyRegion):
         x0, y0, radius = circle_on_wcs(geom.region, geom.wcs)
         # only events near the circle can be inside (the TAN pixel test differs from the angle by far less)
-        c_lon, c_lat = lonlat_in_frame(geom.region.center, frame)
+        c_lon, c_lat = rotated_lonlat(geom.region.center, frame)
         reach = 1.5 * geom.region.radius.to_value("deg") + np.max(np.abs(geom.wcs.wcs.cdelt))
         near = np.flatnonzero(angular_separation_deg(lon, lat, c_lon, c_lat) < reach)
         x, y = geom.wcs.wcs_world2pix(lon[near], lat[near], 0)

@@ -14,7 +14,7 @@ from ..lru import LRUCache
 
 __all__ = [
     "pixel_centres",
-    "to_frame_deg",
+    "events_in_frame",
     "angular_separation_deg",
     "sky_offset_deg",
     "pointing_offsets",
@@ -38,9 +38,11 @@ def clear_caches():
     _solid.clear()
 
 
-def to_frame_deg(coord, frame):
-    """Longitude and latitude (deg) of a SkyCoord in ``frame`` ("icrs" or "galactic")."""
-    return rotated_lonlat(coord, frame)
+def events_in_frame(events, frame):
+    """Event longitudes and latitudes (deg) in ``frame`` ("icrs" or "galactic")."""
+    if frame == "icrs":
+        return events.ra_deg, events.dec_deg
+    return rotated_lonlat(events.radec, frame)
 
 
 def pixel_centres(geom, frame="icrs"):
