@@ -55,6 +55,22 @@ def test_corrupt_gzip_stream(copy_run):
     _assert_names(info.value, run_file)
 
 
+def test_bad_gzip_checksum_reported_when_the_end_is_read(copy_run):
+    store_dir, run_file, _ = copy_run()
+    data = bytearray(run_file.read_bytes())
+    data[-8] ^= 0xFF  # CRC-32 of the gzip trailer
+    run_file.write_bytes(bytes(data))
+    obs = DataStore.from_dir(store_dir).obs(23592)
+    # the start of the file is read as far as needed (as astropy does): pointing and GTI come first
+    assert abs(obs.get_pointing_icrs().dec.deg - 22.0) < 0.1
+    assert obs.gti.time_sum.to_value("s") > 0
+    with pytest.raises(DataFormatError) as info:
+        obs.bkg  # noqa: B018 -- the last HDU: read with the checksum
+    _assert_names(info.value, run_file, "BKG")
+    with pytest.raises(DataFormatError):
+        obs.bkg  # noqa: B018 -- asked again, read again, fails again
+
+
 def test_not_a_fits_file(copy_run):
     store_dir, run_file, _ = copy_run()
     run_file.write_bytes(b"this is not FITS at all" * 100)

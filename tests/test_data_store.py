@@ -94,13 +94,13 @@ def test_each_hdu_read_once(store, monkeypatch):
     from dl3lab.reduction.data import fits_file
 
     opened = []
-    real_read = fits_file.read_fits_tables
 
-    def counting_read(raw, filename=None):
-        opened.append(filename)
-        return real_read(raw, filename=filename)
+    class CountingReader(fits_file.TableReader):
+        def __init__(self, source, filename=None):
+            opened.append(filename)
+            super().__init__(source, filename)
 
-    monkeypatch.setattr(fits_file, "read_fits_tables", counting_read)
+    monkeypatch.setattr(fits_file, "TableReader", CountingReader)
     obs = store.obs(23592)
     for _ in range(7):
         assert obs.aeff is obs.aeff

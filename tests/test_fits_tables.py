@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from dl3lab.reduction.data.fits_tables import FitsFormatError, read_fits_tables
+from dl3lab.reduction.data.fits_file import GzipSource
+from dl3lab.reduction.data.fits_tables import FitsFormatError, TableReader, read_fits_tables
 
 
 def test_real_run_matches_astropy(hess_dir):
@@ -54,3 +55,40 @@ def test_truncated_and_foreign_bytes(hess_dir):
         read_fits_tables(raw[: len(raw) // 3])
     with pytest.raises(FitsFormatError, match="not a FITS"):
         read_fits_tables(b"PK\x03\x04 zip file" * 200)
+
+
+def _run_bytes(hess_dir):
+    return (hess_dir / "data" / "hess_dl3_dr1_obs_id_023592.fits.gz").read_bytes()
+
+
+def test_gzip_source_inflates_on_demand(hess_dir):
+    raw = _run_bytes(hess_dir)
+    full = gzip.decompress(raw)
+    source = GzipSource(raw)
+    assert 10000 <= len(source.read_to(10000)) < len(full)  # only the first chunk
+    reader = TableReader(source, filename="run")
+    gti = reader.get("GTI")
+    assert not reader.complete and len(source.read_to(0)) < len(full) // 2
+    np.testing.assert_array_equal(gti.data["START"], read_fits_tables(full)["GTI"].data["START"])
+    assert set(reader.read_all()) == {"EVENTS", "GTI", "AEFF", "EDISP", "PSF", "BKG"} and reader.complete
+    assert bytes(source.read_to(len(full) + 1)) == full
+    # concatenated members, as gzip.decompress reads them
+    two = GzipSource(raw + gzip.compress(b"more"))
+    two.finish()
+    assert bytes(two.read_to(0)) == full + b"more"
+
+
+def test_gzip_source_checks_the_end(hess_dir):
+    raw = _run_bytes(hess_dir)
+    bad_crc = bytearray(raw)
+    bad_crc[-8] ^= 0xFF  # the CRC-32 in the gzip trailer
+    reader = TableReader(GzipSource(bytes(bad_crc)))
+    assert reader.get("GTI") is not None  # like astropy: the start is read before the end is checked
+    with pytest.raises(Exception, match="(?i)check"):
+        reader.get("BKG")  # the last table ends with the stream: only handed out checked
+    with pytest.raises(Exception, match="(?i)check"):
+        reader.get("BKG")  # and stays broken
+    with pytest.raises(EOFError, match="end-of-stream"):
+        GzipSource(raw[:-100]).finish()
+    with pytest.raises(OSError, match="not a gzipped file"):
+        GzipSource(raw + b"junk").finish()

@@ -6,13 +6,16 @@ objects, whose per-card configuration lookups dominate the cost of reading a run
 The objects returned here offer the subset of the astropy interface the readers
 use: ``name``, ``header`` (a dict with ``get``), ``columns`` (``names`` and
 per-column ``name``/``format``/``unit``/``dim``), ``data[column]`` and ``len(data)``.
+
+`TableReader` parses the HDUs in file order only as far as a request needs, so a
+table near the start of a (compressed) file is read without the rest of it.
 """
 
 import re
 
 import numpy as np
 
-__all__ = ["FitsFormatError", "read_fits_tables", "TableHDU"]
+__all__ = ["FitsFormatError", "read_fits_tables", "TableHDU", "TableReader", "BytesSource"]
 
 _BLOCK = 2880
 _CARD = 80
@@ -65,11 +68,13 @@ class FitsHeader(dict):
         self.comments = []
 
 
-def _parse_header(buf, offset):
+def _parse_header(read_to, offset):
+    # ``read_to(n)`` returns the bytes known so far, at least ``n`` of them unless the file is shorter
     header = FitsHeader()
     pos = offset
     last_string_key = None
     while True:
+        buf = read_to(pos + _BLOCK)
         if pos + _BLOCK > len(buf):
             raise FitsFormatError("header ends before its END card (file truncated?)")
         block = buf[pos : pos + _BLOCK].decode("ascii", errors="replace")
@@ -236,6 +241,95 @@ def _table(header, buf, offset, filename):
     return TableHDU(name, header, columns, TableData(records, columns, scaling), filename)
 
 
+class BytesSource:
+    """The bytes of a whole file, for `TableReader` (tables are views into them, not copies)."""
+
+    def __init__(self, buf):
+        self._buf = buf
+
+    def read_to(self, n):
+        """All the bytes (the file is complete)."""
+        return self._buf
+
+    def region(self, start, end):
+        """``(buffer, offset)`` holding bytes ``start:end``."""
+        return self._buf, start
+
+    def finish(self):
+        """Nothing to check: the bytes are complete."""
+
+
+class TableReader:
+    """The binary tables of a FITS byte stream, parsed in file order only as far as needed.
+
+    Parameters
+    ----------
+    source : object
+        Gives the bytes: ``read_to(n)`` returns the bytes known so far, at least ``n``
+        of them unless the stream is shorter; ``region(start, end)`` returns a buffer
+        and an offset holding bytes ``start:end``; ``finish()`` checks the stream once
+        it has ended (e.g. a gzip checksum). `BytesSource` wraps complete bytes.
+    filename : str, optional
+        Named by the table HDUs.
+
+    Raises
+    ------
+    FitsFormatError
+        If the stream does not start like a FITS file.
+    """
+
+    def __init__(self, source, filename=None):
+        self._source, self._filename = source, filename
+        self._offset = 0
+        self.tables = {}
+        self.complete = False
+        self._error = None
+        if not bytes(source.read_to(9)[:9]).startswith(b"SIMPLE  ="):
+            raise FitsFormatError("not a FITS file (no SIMPLE card)")
+
+    def get(self, name):
+        """The table HDU named ``name`` (upper case), or None once the whole stream holds none."""
+        while name not in self.tables and not self.complete:
+            self._advance()
+        return self.tables.get(name)
+
+    def read_all(self):
+        """``{EXTNAME (upper case): TableHDU}`` of the whole stream."""
+        while not self.complete:
+            self._advance()
+        return self.tables
+
+    def _advance(self):
+        if self._error is not None:  # a broken stream stays broken
+            raise self._error
+        try:
+            self._next()
+        except Exception as exc:
+            self._error = exc
+            raise
+
+    def _next(self):
+        offset = self._offset
+        buf = self._source.read_to(offset + 8)
+        if offset >= len(buf) or not bytes(buf[offset : offset + 8]).strip(b" \x00"):
+            self._source.finish()
+            self.complete, self._source = True, None
+            return
+        header, data_start = _parse_header(self._source.read_to, offset)
+        size = _data_size(header)
+        end = data_start + size
+        buf = self._source.read_to(end)
+        if end > len(buf):
+            raise FitsFormatError(
+                f"HDU {header.get('EXTNAME', 'PRIMARY')!r} needs {end} bytes but the file has {len(buf)} (truncated?)"
+            )
+        if str(header.get("XTENSION", "")).strip() == "BINTABLE":
+            data, data_offset = self._source.region(data_start, end)
+            hdu = _table(header, data, data_offset, self._filename)
+            self.tables.setdefault(hdu.name.upper(), hdu)
+        self._offset = data_start + (-(-size // _BLOCK)) * _BLOCK
+
+
 def read_fits_tables(buf, filename=None):
     """Parse all HDUs of a FITS byte string; binary tables become `TableHDU` objects.
 
@@ -249,22 +343,4 @@ def read_fits_tables(buf, filename=None):
     FitsFormatError
         If the bytes are not FITS, a header is incomplete, or data are truncated.
     """
-    if not buf.startswith(b"SIMPLE  ="):
-        raise FitsFormatError("not a FITS file (no SIMPLE card)")
-    tables = {}
-    offset = 0
-    while offset < len(buf):
-        if not buf[offset : offset + 8].strip(b" \x00"):
-            break
-        header, data_start = _parse_header(buf, offset)
-        size = _data_size(header)
-        end = data_start + size
-        if end > len(buf):
-            raise FitsFormatError(
-                f"HDU {header.get('EXTNAME', 'PRIMARY')!r} needs {end} bytes but the file has {len(buf)} (truncated?)"
-            )
-        if str(header.get("XTENSION", "")).strip() == "BINTABLE":
-            hdu = _table(header, buf, data_start, filename)
-            tables.setdefault(hdu.name.upper(), hdu)
-        offset = data_start + (-(-size // _BLOCK)) * _BLOCK
-    return tables
+    return TableReader(BytesSource(buf), filename).read_all()

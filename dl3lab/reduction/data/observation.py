@@ -4,7 +4,7 @@ import weakref
 
 from astropy import units as u
 
-from ..errors import DataFormatError, DL3LabError
+from ..errors import DataFormatError, DL3LabError, MissingDataError
 from .events import EventList
 from .fits_file import FitsFileCache
 from .gti import GTI
@@ -123,8 +123,19 @@ class Observation:
     # ------------------------------------------------------------- content
     @property
     def events_header(self):
-        """Header of the EVENTS HDU (pointing, dead time and observatory keywords)."""
-        return self.events.meta
+        """Header of the EVENTS HDU (pointing, dead time and observatory keywords).
+
+        Reading it does not read the events themselves (nor the rest of the file).
+        """
+        if "events" in self._cache and self._cache["events"] is not None:
+            return self._cache["events"].meta
+        if "events_header" not in self._cache:
+            location = self._locations.get("events")
+            if location is None:
+                raise MissingDataError("no EVENTS HDU is listed for this observation", obs_id=self.obs_id)
+            # read from the open file without marking the events as read: they are still to come
+            self._cache["events_header"] = dict(self._files.get_hdu(location).header)
+        return self._cache["events_header"]
 
     @property
     def events(self):
