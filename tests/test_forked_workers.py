@@ -126,6 +126,28 @@ def test_share_result_round_trip():
     assert not discarded.path.exists()
 
 
+def test_share_result_resumes_short_writes_and_leaves_nothing_when_full(monkeypatch):
+    import os
+
+    from dl3lab.reduction import shared_memory
+
+    value = {"a": np.arange(SHARED_MIN_BYTES // 8 + 7, dtype=np.float64), "b": np.arange(1001, dtype=np.int8)}
+    real_writev = os.writev
+    monkeypatch.setattr(shared_memory.os, "writev", lambda fd, views: real_writev(fd, [views[0][:100_000]]))
+    loaded = load_result(share_result(value))  # written 100 kB at a time
+    np.testing.assert_array_equal(loaded["a"], value["a"])
+    np.testing.assert_array_equal(loaded["b"], value["b"])
+
+    def full(fd, views):
+        real_writev(fd, [views[0][:10]])
+        raise OSError(28, "No space left on device")
+
+    before = _leftover_files()
+    monkeypatch.setattr(shared_memory.os, "writev", full)
+    assert share_result(value) is value  # through the pipe instead
+    assert _leftover_files() == before
+
+
 def test_spawned_pool_where_fork_is_missing(monkeypatch):
     import multiprocessing
 

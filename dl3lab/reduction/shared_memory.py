@@ -4,9 +4,10 @@ A dataset a pool worker returns holds several MB of maps. Sent through the pool'
 pipe, it is pickled into one byte string, copied through the pipe in small pieces
 (while both processes wait on each other) and copied once more when unpickled.
 `share_result` instead pickles it with its large arrays out of band (pickle
-protocol 5), copies those arrays once into a memory-mapped file and returns a small
-`SharedResult` naming the file; `load_result` maps the file in the receiving process
-and rebuilds the result with its arrays viewing the mapped memory, without copying.
+protocol 5), writes those arrays once into a file in shared memory (``/dev/shm``)
+and returns a small `SharedResult` naming the file; `load_result` maps the file in
+the receiving process (all pages at once) and rebuilds the result with its arrays
+viewing the mapped memory, without copying.
 The receiver removes the file's name as soon as it has mapped it, so nothing is left
 behind once the result is released.
 """
@@ -22,6 +23,8 @@ __all__ = ["mapped_file", "share_result", "load_result", "discard_result", "Shar
 #: Results whose out-of-band buffers are smaller than this go through the pipe as usual.
 SHARED_MIN_BYTES = 1 << 20
 _ALIGN = 64
+_POPULATE = getattr(mmap, "MAP_POPULATE", 0)  # Linux
+_IOV_MAX = 512
 
 
 def mapped_file(size, prefix="dl3lab-"):
@@ -62,7 +65,8 @@ class SharedResult:
         """The result, its large arrays viewing the mapped file; the file's name is removed."""
         try:
             with open(self.path, "r+b") as file:
-                mapped = mmap.mmap(file.fileno(), 0)
+                # all pages mapped in one call, rather than one page fault per page when first read
+                mapped = mmap.mmap(file.fileno(), 0, flags=mmap.MAP_SHARED | _POPULATE)
         finally:
             self.path.unlink(missing_ok=True)
         view = memoryview(mapped)
@@ -94,18 +98,51 @@ def share_result(result):
     if offset < SHARED_MIN_BYTES:
         return result
     try:
-        mapped, path = mapped_file(offset, prefix="dl3lab-result-")
-    except OSError:
+        path = _write_file(raws, spans, offset)
+    except OSError:  # no room (nothing is left behind): the pipe takes it
         return result
-    try:
-        for (start, size), raw in zip(spans, raws):
-            mapped[start : start + size] = raw.cast("B")
-    except BaseException:
-        path.unlink(missing_ok=True)
-        raise
-    finally:
-        mapped.close()
     return SharedResult(payload, path, spans)
+
+
+def _write_file(raws, spans, size):
+    """A new file (in ``/dev/shm`` if it has room) holding ``raws`` at ``spans``, written by system calls.
+
+    Written, not mapped: a full file system then fails with an `OSError` (and the file
+    is removed), and the writer takes no page fault per page.
+    """
+    pieces, position = [], 0
+    for (start, length), raw in zip(spans, raws):
+        if start > position:
+            pieces.append(memoryview(bytes(start - position)))  # alignment padding
+        pieces.append(raw.cast("B"))
+        position = start + length
+    directories = (["/dev/shm"] if os.path.isdir("/dev/shm") else []) + [None]
+    for i, directory in enumerate(directories):
+        fd, name = tempfile.mkstemp(prefix="dl3lab-result-", dir=directory)
+        try:
+            _write_all(fd, pieces)
+            if os.fstat(fd).st_size < size:
+                os.ftruncate(fd, size)
+        except BaseException as exc:
+            os.close(fd)
+            os.unlink(name)
+            if isinstance(exc, OSError) and i + 1 < len(directories):
+                continue
+            raise
+        os.close(fd)
+        return Path(name)
+
+
+def _write_all(fd, pieces):
+    """Write the byte views ``pieces`` one after the other (``writev``, resumed after short writes)."""
+    pieces = [p for p in pieces if p.nbytes]
+    while pieces:
+        written = os.writev(fd, pieces[:_IOV_MAX])
+        while written:
+            if written >= pieces[0].nbytes:
+                written -= pieces.pop(0).nbytes
+            else:
+                pieces[0], written = pieces[0][written:], 0
 
 
 def load_result(value):
