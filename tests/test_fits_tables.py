@@ -72,10 +72,44 @@ def test_gzip_source_inflates_on_demand(hess_dir):
     np.testing.assert_array_equal(gti.data["START"], read_fits_tables(full)["GTI"].data["START"])
     assert set(reader.read_all()) == {"EVENTS", "GTI", "AEFF", "EDISP", "PSF", "BKG"} and reader.complete
     assert bytes(source.read_to(len(full) + 1)) == full
-    # concatenated members, as gzip.decompress reads them
-    two = GzipSource(raw + gzip.compress(b"more"))
+    # concatenated members, and zero padding after the last, as gzip.decompress reads them
+    two = GzipSource(raw + gzip.compress(b"more") + bytes(512))
     two.finish()
     assert bytes(two.read_to(0)) == full + b"more"
+
+
+def test_an_interrupted_read_starts_afresh(hess_dir, monkeypatch):
+    from dl3lab.reduction.data import fits_file
+    from dl3lab.reduction.data.hdu_index import HDULocation
+
+    path = hess_dir / "data" / "hess_dl3_dr1_obs_id_023592.fits.gz"
+    reference = read_fits_tables(gzip.decompress(path.read_bytes()))
+    real = fits_file._decompressobj
+    calls = []
+
+    class Interrupted:  # Ctrl-C arriving just after the second inflate step
+        def __init__(self, **kwargs):
+            self._inflate = real(**kwargs)
+
+        def decompress(self, data):
+            out = self._inflate.decompress(data)
+            calls.append(len(out))
+            if len(calls) == 2:
+                raise KeyboardInterrupt
+            return out
+
+        def __getattr__(self, name):
+            return getattr(self._inflate, name)
+
+    monkeypatch.setattr(fits_file, "_decompressobj", Interrupted)
+    files = fits_file.FitsFileCache()
+    location = HDULocation(23592, "events", "events", path, "EVENTS")
+    with pytest.raises(KeyboardInterrupt):
+        files.get_hdu(location)
+    events = files.get_hdu(location)  # read again from the start, not from the torn stream
+    np.testing.assert_array_equal(events.data["EVENT_ID"], reference["EVENTS"].data["EVENT_ID"])
+    gti = files.get_hdu(HDULocation(23592, "gti", "gti", path, "GTI"))
+    np.testing.assert_array_equal(gti.data["START"], reference["GTI"].data["START"])
 
 
 def test_gzip_source_checks_the_end(hess_dir):

@@ -187,6 +187,8 @@ def test_forked_workers_do_not_inherit_held_cache_locks_or_unfinished_reads():
 
     cache, files = LRUCache(4), FitsFileCache()
     files._loading["run.fits.gz"] = concurrent.futures.Future()  # a read that never finishes here
+    files._open["run.fits.gz"] = "half-read reader"  # ... and the reader it is filling
+    files._open["done.fits.gz"] = "complete reader"
     held, release = threading.Event(), threading.Event()
 
     def hold():
@@ -205,12 +207,12 @@ def test_forked_workers_do_not_inherit_held_cache_locks_or_unfinished_reads():
             free = cache._lock.acquire(timeout=2)
             if free:
                 cache._lock.release()
-            return free, len(files._loading)
+            return free, len(files._loading), sorted(files._open)
 
         out = [v for _, v in executor.run_tasks(probe, [(i, os.getpid()) for i in range(6)], executor="processes",
                                                 n_jobs=2) if v is not None]
     finally:
         release.set()
         holder.join()
-    assert out and all(v == (True, 0) for v in out)
-    assert len(files._loading) == 1  # this process is untouched
+    assert out and all(v == (True, 0, ["done.fits.gz"]) for v in out)
+    assert len(files._loading) == 1 and len(files._open) == 2  # this process is untouched

@@ -19,8 +19,11 @@ _CACHES = weakref.WeakSet()
 
 
 def _forget_reads_after_fork():
-    # A read in a helper thread of the parent never finishes in a forked child: read again there.
+    # A read in a helper thread of the parent never finishes in a forked child (and may hold the
+    # inflater's lock there): forget it, and any reader it made, and read again in the child.
     for cache in list(_CACHES):
+        for key in cache._loading:
+            cache._open.pop(key, None)
         cache._loading = {}
 
 
@@ -33,8 +36,9 @@ class GzipSource:
 
     Like Python's ``gzip`` (and so astropy), the checksum and length at the end of
     the stream are checked when the stream is read to its end, and concatenated
-    gzip members are read one after the other. The last bytes of a stream are
-    inflated together with its checksum, so they are never handed out unchecked.
+    gzip members are read one after the other (zero padding after the last one is
+    ignored). The last bytes of the file are inflated together with its last
+    checksum, so they are never handed out unchecked.
     """
 
     CHUNK = 65536  # compressed bytes inflated per step
@@ -44,6 +48,7 @@ class GzipSource:
         self._fed = 0
         self._inflate = _decompressobj(wbits=31)
         self._out = bytearray()
+        self._broken = False
         self.ended = False
 
     def read_to(self, n):
@@ -63,6 +68,16 @@ class GzipSource:
             self._step()
 
     def _step(self):
+        if self._broken:
+            raise OSError("an earlier read of this stream was interrupted")
+        try:
+            self._inflate_step()
+        except BaseException as exc:
+            if not isinstance(exc, Exception):  # an interrupt may leave input and output out of step
+                self._broken = True
+            raise
+
+    def _inflate_step(self):
         if self._fed >= len(self._raw):
             self.ended = True
             if not self._inflate.eof:
@@ -75,12 +90,13 @@ class GzipSource:
         self._fed = end
         self._out += self._inflate.decompress(chunk)  # a wrong checksum raises here
         if self._inflate.eof:
-            rest = bytes(self._inflate.unused_data) + self._raw[self._fed :].tobytes()
-            if rest and rest[:2] != _GZIP_MAGIC:
-                raise OSError("not a gzipped file: unexpected bytes after the gzip stream")
-            self._raw, self._fed = memoryview(rest), 0
-            if rest:
+            self._fed -= len(self._inflate.unused_data)  # where the next member (if any) starts
+            if self._raw[self._fed : self._fed + 2] == _GZIP_MAGIC:
                 self._inflate = _decompressobj(wbits=31)
+            elif self._raw[self._fed :].tobytes().strip(b"\x00"):
+                raise OSError("not a gzipped file: unexpected bytes after the gzip stream")
+            else:  # the end, perhaps with zero padding
+                self._fed = len(self._raw)
 
 
 class FitsFileCache:
@@ -102,8 +118,10 @@ class FitsFileCache:
         reader = self._reader(location)
         try:
             hdu = reader.get(location.hdu_name.strip().upper())
-        except Exception as exc:  # gzip, zlib, EOF and format errors all mean "unreadable file"
+        except BaseException as exc:  # gzip, zlib, EOF and format errors all mean "unreadable file"
             self._open.pop(str(location.path), None)  # read again (and fail again) if asked again
+            if not isinstance(exc, Exception):  # an interrupt: the next request starts afresh
+                raise
             raise _unreadable(exc, location) from exc
         if hdu is None:
             raise MissingDataError(
@@ -125,9 +143,11 @@ class FitsFileCache:
 
     def _read_quietly(self, location):
         try:
-            self._read(location).read_all()
-        except Exception:  # reported by the caller's own read of the file, from the start
-            self._open.pop(str(location.path), None)
+            reader = self._read(location, publish=False)
+            reader.read_all()
+        except Exception:  # noqa: S110 -- reported by the caller's own read of the file, from the start
+            return
+        self._open[str(location.path)] = reader  # only complete readers: nothing half-read is shared
 
     def _wait(self, key):
         future = self._loading.get(key)
@@ -142,7 +162,7 @@ class FitsFileCache:
             return self._open[key]
         return self._read(location)
 
-    def _read(self, location):
+    def _read(self, location, publish=True):
         key = str(location.path)
         if not location.path.exists():
             raise MissingDataError(
@@ -155,7 +175,8 @@ class FitsFileCache:
             reader = TableReader(source, filename=str(location.path))
         except Exception as exc:  # gzip, zlib, EOF and format errors all mean "unreadable file"
             raise _unreadable(exc, location) from exc
-        self._open[key] = reader
+        if publish:
+            self._open[key] = reader
         return reader
 
     def close(self, path=None):

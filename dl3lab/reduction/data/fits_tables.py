@@ -304,8 +304,8 @@ class TableReader:
             raise self._error
         try:
             self._next()
-        except Exception as exc:
-            self._error = exc
+        except BaseException as exc:  # an interrupt, too, may leave the stream half-parsed
+            self._error = exc if isinstance(exc, Exception) else FitsFormatError("an earlier read was interrupted")
             raise
 
     def _next(self):

@@ -125,7 +125,7 @@ class Observation:
     def events_header(self):
         """Header of the EVENTS HDU (pointing, dead time and observatory keywords).
 
-        Reading it does not read the events themselves (nor the rest of the file).
+        Reading it does not build the event list, nor read the file beyond the EVENTS HDU.
         """
         if "events" in self._cache and self._cache["events"] is not None:
             return self._cache["events"].meta
