@@ -35,24 +35,35 @@ def mapped_file(size, prefix="dl3lab-"):
     here, with an `OSError`, and never later while the map is written.
     """
     size = max(int(size), 1)
+
+    def reserve_and_map(fd):
+        if hasattr(os, "posix_fallocate"):
+            os.posix_fallocate(fd, 0, size)
+        else:
+            os.ftruncate(fd, size)
+        return mmap.mmap(fd, size)
+
+    return _new_file(prefix, reserve_and_map)
+
+
+def _new_file(prefix, fill):
+    """``(fill(fd), path)`` of a new file in ``/dev/shm``, or in the temporary directory if that fails.
+
+    A file whose ``fill`` raises is removed; the last `OSError` is raised if every place fails.
+    """
     directories = (["/dev/shm"] if os.path.isdir("/dev/shm") else []) + [None]
-    error = None
-    for directory in directories:
+    for i, directory in enumerate(directories):
         fd, name = tempfile.mkstemp(prefix=prefix, dir=directory)
         try:
-            if hasattr(os, "posix_fallocate"):
-                os.posix_fallocate(fd, 0, size)
-            else:
-                os.ftruncate(fd, size)
-            mapped = mmap.mmap(fd, size)
-        except OSError as exc:
-            error = exc
-            os.close(fd)
+            value = fill(fd)
+        except BaseException as exc:
             os.unlink(name)
-            continue
-        os.close(fd)
-        return mapped, Path(name)
-    raise error
+            if isinstance(exc, OSError) and i + 1 < len(directories):
+                continue
+            raise
+        finally:
+            os.close(fd)
+        return value, Path(name)
 
 
 class SharedResult:
@@ -98,14 +109,14 @@ def share_result(result):
     if offset < SHARED_MIN_BYTES:
         return result
     try:
-        path = _write_file(raws, spans, offset)
+        path = _write_file(raws, spans)
     except OSError:  # no room (nothing is left behind): the pipe takes it
         return result
     return SharedResult(payload, path, spans)
 
 
-def _write_file(raws, spans, size):
-    """A new file (in ``/dev/shm`` if it has room) holding ``raws`` at ``spans``, written by system calls.
+def _write_file(raws, spans):
+    """A new file (see `_new_file`) holding ``raws`` at ``spans``, written by system calls.
 
     Written, not mapped: a full file system then fails with an `OSError` (and the file
     is removed), and the writer takes no page fault per page.
@@ -116,21 +127,7 @@ def _write_file(raws, spans, size):
             pieces.append(memoryview(bytes(start - position)))  # alignment padding
         pieces.append(raw.cast("B"))
         position = start + length
-    directories = (["/dev/shm"] if os.path.isdir("/dev/shm") else []) + [None]
-    for i, directory in enumerate(directories):
-        fd, name = tempfile.mkstemp(prefix="dl3lab-result-", dir=directory)
-        try:
-            _write_all(fd, pieces)
-            if os.fstat(fd).st_size < size:
-                os.ftruncate(fd, size)
-        except BaseException as exc:
-            os.close(fd)
-            os.unlink(name)
-            if isinstance(exc, OSError) and i + 1 < len(directories):
-                continue
-            raise
-        os.close(fd)
-        return Path(name)
+    return _new_file("dl3lab-result-", lambda fd: _write_all(fd, pieces))[1]
 
 
 def _write_all(fd, pieces):

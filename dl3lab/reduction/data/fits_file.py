@@ -145,7 +145,7 @@ class FitsFileCache:
         try:
             reader = self._read(location, publish=False)
             reader.read_all()
-        except Exception:  # noqa: S110 -- reported by the caller's own read of the file, from the start
+        except Exception:  # reported by the caller's own read of the file, from the start
             return
         self._open[str(location.path)] = reader  # only complete readers: nothing half-read is shared
 

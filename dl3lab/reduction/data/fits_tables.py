@@ -304,8 +304,8 @@ class TableReader:
             raise self._error
         try:
             self._next()
-        except BaseException as exc:  # an interrupt, too, may leave the stream half-parsed
-            self._error = exc if isinstance(exc, Exception) else FitsFormatError("an earlier read was interrupted")
+        except Exception as exc:  # (an interrupted source reports that itself on the next read)
+            self._error = exc
             raise
 
     def _next(self):
