@@ -371,6 +371,20 @@ def test_rotated_lonlat_agrees_with_astropy():
                                atol=1e-12)
 
 
+def test_lonlat_to_frame_equals_rotated_lonlat_of_a_skycoord():
+    from dl3lab.reduction.geom._utils import lonlat_to_frame, rotated_lonlat
+
+    lon, lat = np.meshgrid(np.linspace(80.0, 90.0, 7), np.linspace(-30.0, 60.0, 5))
+    for source, target in (("icrs", "galactic"), ("galactic", "icrs"), ("fk5", "galactic")):
+        expected = rotated_lonlat(SkyCoord(lon, lat, unit="deg", frame=source), target)
+        got = lonlat_to_frame(lon, lat, source, target)
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])
+        assert got[0].shape == lon.shape
+    same = lonlat_to_frame(lon, lat, "galactic", "galactic")
+    assert same[0] is lon and same[1] is lat
+
+
 @pytest.mark.parametrize("proj, frame", [("CAR", "icrs"), ("TAN", "galactic"), ("AIT", "fk5")])
 def test_pickled_geometry_has_the_same_wcs_and_no_caches(proj, frame):
     import pickle

@@ -1,10 +1,9 @@
 """Projections of a dataset's safe mask used as stacking weights, and meta-table stacking."""
 
 import numpy as np
-from astropy.coordinates import SkyCoord
 from astropy.table import Table
 
-from ..geom._utils import rotated_lonlat
+from ..geom._utils import lonlat_to_frame
 from ..geom.grid import sky_grid_key
 from ..interpolation import _cell_index_and_weight, interpolate_grid
 from ..lru import LRUCache
@@ -50,8 +49,7 @@ def _pixel_centres_in(source_geom, target_geom):
     nx, ny = (int(n) for n in np.ravel(source_geom.npix)[:2])
     yy, xx = np.mgrid[0:ny, 0:nx]
     lon, lat = source_geom.wcs.wcs_pix2world(xx, yy, 0)
-    if source_geom.frame != target_geom.frame:
-        lon, lat = rotated_lonlat(SkyCoord(lon, lat, unit="deg", frame=source_geom.frame), target_geom.frame)
+    lon, lat = lonlat_to_frame(lon, lat, source_geom.frame, target_geom.frame)
     x, y = target_geom.wcs.wcs_world2pix(lon, lat, 0)
     return np.array(x, dtype=float), np.array(y, dtype=float)
 

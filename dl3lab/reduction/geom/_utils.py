@@ -16,6 +16,7 @@ __all__ = [
     "skycoord_lonlat",
     "rotate_lonlat",
     "rotated_lonlat",
+    "lonlat_to_frame",
     "frame_skycoord",
     "angular_separation_deg",
     "position_angle_rad",
@@ -171,6 +172,18 @@ def rotated_lonlat(skycoord, frame):
         rep = skycoord.represent_as(UnitSphericalRepresentation)
         return rotate_lonlat(rep.lon.to_value("deg"), rep.lat.to_value("deg"), source, frame)
     return skycoord_lonlat(skycoord, frame)
+
+
+def lonlat_to_frame(lon, lat, source, target):
+    """:func:`rotated_lonlat` of positions given as lon/lat arrays (deg) in frame ``source``.
+
+    Unchanged if the frames are the same; no `SkyCoord` is built between ICRS and Galactic.
+    """
+    if source == target:
+        return lon, lat
+    if (source, target) in _ROTATABLE:
+        return rotate_lonlat(lon, lat, source, target)
+    return skycoord_lonlat(SkyCoord(lon, lat, unit="deg", frame=source), target)
 
 
 _ROTATABLE = {("icrs", "galactic"), ("galactic", "icrs")}

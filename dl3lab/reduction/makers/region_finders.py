@@ -33,7 +33,7 @@ from regions import (
 
 from ..geom import WcsGeom
 from ..geom._regions import pixel_bbox
-from ..geom._utils import rotated_lonlat
+from ..geom._utils import lonlat_to_frame, rotated_lonlat
 from .core import _format_value
 from .region_products import circle_on_wcs, north_pixel_scale
 from .sky import angular_separation_deg
@@ -83,12 +83,6 @@ def _mask_image(mask):
     return data
 
 
-def _transform(lon, lat, frame_in, frame_out):
-    if frame_in == frame_out:
-        return lon, lat
-    return rotated_lonlat(SkyCoord(lon, lat, unit="deg", frame=frame_in), frame_out)
-
-
 def lookup_exclusion(mask, wcs, frame, x, y):
     """Exclusion-mask values at reference pixels ``(x, y)``: nearest bin, True outside the mask (spec §8.1)."""
     values = np.ones(np.shape(x), dtype=bool)
@@ -96,7 +90,7 @@ def lookup_exclusion(mask, wcs, frame, x, y):
         return values
     data = _mask_image(mask)
     lon, lat = wcs.wcs_pix2world(np.asarray(x, float), np.asarray(y, float), 0)
-    lon, lat = _transform(lon, lat, frame, mask.geom.frame)
+    lon, lat = lonlat_to_frame(lon, lat, frame, mask.geom.frame)
     mx, my = mask.geom.wcs.wcs_world2pix(lon, lat, 0)
     with np.errstate(invalid="ignore"):
         ix = np.floor(np.asarray(mx) + 0.5)
@@ -196,7 +190,7 @@ class _Reference:
         corners_x = ix[:, None] + np.array([-0.5, 0.5, 0.5, -0.5])[None, :]
         corners_y = iy[:, None] + np.array([-0.5, -0.5, 0.5, 0.5])[None, :]
         lon, lat = mask.geom.wcs.wcs_pix2world(corners_x.ravel(), corners_y.ravel(), 0)
-        lon, lat = _transform(lon, lat, mask.geom.frame, self.frame)
+        lon, lat = lonlat_to_frame(lon, lat, mask.geom.frame, self.frame)
         px, py = self.wcs.wcs_world2pix(lon, lat, 0)
         px, py = np.asarray(px).reshape(-1, 4), np.asarray(py).reshape(-1, 4)
         valid = np.all(np.isfinite(px) & np.isfinite(py), axis=1)

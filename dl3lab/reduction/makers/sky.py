@@ -6,9 +6,8 @@ map of an observation, and by later observations on the same geometry.
 """
 
 import numpy as np
-from astropy.coordinates import SkyCoord
 
-from ..geom._utils import pixel_solid_angles, rotated_lonlat
+from ..geom._utils import lonlat_to_frame, pixel_solid_angles, rotated_lonlat
 from ..geom.grid import sky_grid_key
 from ..lru import LRUCache
 
@@ -54,8 +53,7 @@ def pixel_centres(geom, frame="icrs"):
     nx, ny = (int(n) for n in np.ravel(geom.npix)[:2])
     yy, xx = np.mgrid[0:ny, 0:nx]
     lon, lat = geom.wcs.wcs_pix2world(xx, yy, 0)
-    if geom.frame != frame:
-        lon, lat = rotated_lonlat(SkyCoord(lon, lat, unit="deg", frame=geom.frame), frame)
+    lon, lat = lonlat_to_frame(lon, lat, geom.frame, frame)
     lon, lat = np.asarray(lon), np.asarray(lat)
     lon.flags.writeable = lat.flags.writeable = False
     return _centres.put(key, (lon, lat))
