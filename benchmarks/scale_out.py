@@ -95,11 +95,11 @@ def main():
             theirs = {n: run(gammapy, GAMMAPY, "", scenario, n, tmp) for n in (1, 2)} if gammapy else {}
             for n in (1, 2):
                 o = ours[n]
-                line = (f"scale_out {scenario:3s} {o['n_obs']:3d} runs, {n} worker(s): dl3lab {o['wall']:6.1f} s, "
+                line = (f"scale_out {scenario:3s} {o['n_obs']:3d} runs, {n} worker(s): dl3lab {o['wall']:6.2f} s, "
                         f"peak {o['own']:5.0f} MiB (largest worker {o['children']:4.0f} MiB)")
                 if n in theirs:
                     t = theirs[n]
-                    line += (f"; Gammapy {t['wall']:6.1f} s, peak {t['own']:5.0f} MiB "
+                    line += (f"; Gammapy {t['wall']:6.2f} s, peak {t['own']:5.0f} MiB "
                              f"(worker {t['children']:4.0f} MiB): {t['wall'] / o['wall']:.1f}x; "
                              f"counts {o['check']:.0f} vs {t['check']:.0f}")
                 print(line, flush=True)
