@@ -18,8 +18,7 @@ from .sky import (
 )
 
 __all__ = [
-    "BackgroundTask", "BackgroundComputation", "background_work_dtype", "make_background_data", "fov_coordinates",
-    "prepare_background",
+    "BackgroundTask", "BackgroundComputation", "background_work_dtype", "fov_coordinates", "prepare_background",
 ]
 
 RATE_UNIT = u.Unit("s-1 sr-1")
@@ -237,7 +236,3 @@ class BackgroundComputation:
             data = data.reshape((-1, n) + data.shape[1:]).sum(axis=1).astype(self.dtype, copy=False)
         return data
 
-
-def make_background_data(bkg, geom, pointing, ontime, oversampling=None, dtype=np.float64):
-    """Predicted background counts per reco-energy bin and pixel, in the calling thread."""
-    return BackgroundComputation(bkg, geom, pointing, ontime, oversampling=oversampling, dtype=dtype).result()
