@@ -385,6 +385,20 @@ def test_lonlat_to_frame_equals_rotated_lonlat_of_a_skycoord():
     assert same[0] is lon and same[1] is lat
 
 
+@pytest.mark.parametrize("frame, target", [("icrs", None), ("icrs", "galactic"), ("galactic", "icrs")])
+def test_pixel_centre_lonlat_agrees_with_astropy(frame, target):
+    from dl3lab.reduction.geom._utils import pixel_centre_lonlat
+
+    geom = WcsGeom.create(skydir=(83.6, 22.0), width=(3, 2), binsz=0.1, proj="TAN", frame=frame)
+    lon, lat = pixel_centre_lonlat(geom, target)
+    assert lon.shape == lat.shape == (20, 30)
+    yy, xx = np.mgrid[0:20, 0:30]
+    expected = geom.wcs.pixel_to_world(xx, yy).transform_to(target or frame)
+    sph = expected.represent_as("unitspherical")
+    np.testing.assert_allclose(lon, sph.lon.deg, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(lat, sph.lat.deg, rtol=0, atol=1e-9)
+
+
 @pytest.mark.parametrize("proj, frame", [("CAR", "icrs"), ("TAN", "galactic"), ("AIT", "fk5")])
 def test_pickled_geometry_has_the_same_wcs_and_no_caches(proj, frame):
     import pickle

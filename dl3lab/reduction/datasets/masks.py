@@ -3,7 +3,7 @@
 import numpy as np
 from astropy.table import Table
 
-from ..geom._utils import lonlat_to_frame
+from ..geom._utils import pixel_centre_lonlat
 from ..geom.grid import sky_grid_key
 from ..interpolation import _cell_index_and_weight, interpolate_grid
 from ..lru import LRUCache
@@ -46,10 +46,7 @@ def pixel_centres_in(source_geom, target_geom):
 
 
 def _pixel_centres_in(source_geom, target_geom):
-    nx, ny = (int(n) for n in np.ravel(source_geom.npix)[:2])
-    yy, xx = np.mgrid[0:ny, 0:nx]
-    lon, lat = source_geom.wcs.wcs_pix2world(xx, yy, 0)
-    lon, lat = lonlat_to_frame(lon, lat, source_geom.frame, target_geom.frame)
+    lon, lat = pixel_centre_lonlat(source_geom, target_geom.frame)
     x, y = target_geom.wcs.wcs_world2pix(lon, lat, 0)
     return np.array(x, dtype=float), np.array(y, dtype=float)
 

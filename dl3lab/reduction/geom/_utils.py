@@ -17,6 +17,7 @@ __all__ = [
     "rotate_lonlat",
     "rotated_lonlat",
     "lonlat_to_frame",
+    "pixel_centre_lonlat",
     "frame_skycoord",
     "angular_separation_deg",
     "position_angle_rad",
@@ -184,6 +185,15 @@ def lonlat_to_frame(lon, lat, source, target):
     if (source, target) in _ROTATABLE:
         return rotate_lonlat(lon, lat, source, target)
     return skycoord_lonlat(SkyCoord(lon, lat, unit="deg", frame=source), target)
+
+
+def pixel_centre_lonlat(geom, frame=None):
+    """Longitude and latitude (deg) of the pixel centres of a WCS image, shape ``(ny, nx)``, in ``frame``
+    (default: the geometry's own frame)."""
+    nx, ny = (int(n) for n in np.ravel(geom.npix)[:2])
+    yy, xx = np.mgrid[0:ny, 0:nx]
+    lon, lat = geom.wcs.wcs_pix2world(xx, yy, 0)
+    return lonlat_to_frame(lon, lat, geom.frame, frame or geom.frame)
 
 
 _ROTATABLE = {("icrs", "galactic"), ("galactic", "icrs")}

@@ -7,7 +7,7 @@ map of an observation, and by later observations on the same geometry.
 
 import numpy as np
 
-from ..geom._utils import lonlat_to_frame, pixel_solid_angles, rotated_lonlat
+from ..geom._utils import pixel_centre_lonlat, pixel_solid_angles, rotated_lonlat
 from ..geom.grid import sky_grid_key
 from ..lru import LRUCache
 
@@ -50,11 +50,7 @@ def pixel_centres(geom, frame="icrs"):
     cached = _centres.get(key)
     if cached is not None:
         return cached
-    nx, ny = (int(n) for n in np.ravel(geom.npix)[:2])
-    yy, xx = np.mgrid[0:ny, 0:nx]
-    lon, lat = geom.wcs.wcs_pix2world(xx, yy, 0)
-    lon, lat = lonlat_to_frame(lon, lat, geom.frame, frame)
-    lon, lat = np.asarray(lon), np.asarray(lat)
+    lon, lat = (np.asarray(a) for a in pixel_centre_lonlat(geom, frame))
     lon.flags.writeable = lat.flags.writeable = False
     return _centres.put(key, (lon, lat))
 
