@@ -169,11 +169,9 @@ def run_forked(func, tasks, n_jobs, run_here, on_lost=None):
                 reader.close()
 
 
-def _receive(open_readers, done, ready=None):
-    """Move the results waiting in the pipes (``ready`` ones, or all) into ``done``; drop closed pipes."""
-    for reader in list(open_readers if ready is None else ready):
-        if reader not in open_readers:
-            continue
+def _receive(open_readers, done):
+    """Move the results waiting in the pipes into ``done``; drop closed pipes."""
+    for reader in list(open_readers):
         try:
             while reader.poll():
                 index, value = reader.recv()
@@ -198,9 +196,8 @@ def _wait(open_readers, workers, done, current):
     alive = [w.sentinel for w in workers if w.exitcode is None]  # one look, so the list is never stale
     if not open_readers and not alive:
         raise WorkerDiedError("every worker process ended before all tasks were done")
-    ready = multiprocessing.connection.wait(open_readers + alive)
-    _receive(open_readers, done, [r for r in ready if r in open_readers])
-    _receive(open_readers, done)  # also what an ending worker sent
+    multiprocessing.connection.wait(open_readers + alive)
+    _receive(open_readers, done)  # every pipe: also what an ending worker sent
     _collect_lost(workers, current, done)
 
 
